@@ -1,0 +1,42 @@
+"""Input that cannot be used at all. Everything else is a Problem."""
+
+from __future__ import annotations
+
+
+class KitError(Exception):
+    """A condition that stops the command: one zh message, a stable code, exit 2."""
+
+    code = "kit-error"
+    exit_status = 2
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class WorkbookNotFound(KitError):
+    code = "file-not-found"
+
+
+class UnreadableWorkbook(KitError):
+    code = "unreadable-workbook"
+
+
+class EncryptedWorkbook(KitError):
+    code = "encrypted-workbook"
+
+
+class MissingSheet(KitError):
+    code = "missing-sheet"
+
+
+class MissingColumns(KitError):
+    code = "missing-columns"
+
+
+class ProjectError(KitError):
+    code = "project-error"
+
+
+class OutputError(KitError):
+    code = "output-error"

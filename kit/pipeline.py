@@ -1,0 +1,64 @@
+"""The readable pipeline: source → tables → parse → checks → clean book."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.checks import run_checks
+from kit.model import Book
+from kit.parse import RECORD_TYPES, parse
+from kit.problems import Problem
+from kit.schema import SHEETS
+from kit.sources import Source
+from kit.sources.xlsx import XlsxSource
+from kit.tables import Tables, locate
+
+_SHEET_ORDER = {s.key: i for i, s in enumerate(SHEETS)}
+_COLUMN_ORDER = {(s.key, c.key): i for s in SHEETS for i, c in enumerate(s.columns)}
+
+
+@dataclass(frozen=True)
+class Validated:
+    book: Book  # only rows without errors
+    problems: tuple[Problem, ...]
+    tables: Tables  # where each sheet and column sits in the staff's file
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.is_error)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if not p.is_error)
+
+
+def open_source(path: Path) -> Source:
+    return XlsxSource(Path(path))
+
+
+def validate(source: Source, as_of: dt.date) -> Validated:
+    tables = locate(source)
+    book, problems = parse(tables)
+    problems.extend(run_checks(book, as_of))
+    problems.sort(key=problem_order)
+    return Validated(exclude_errors(book, problems), tuple(problems), tables)
+
+
+def problem_order(p: Problem) -> tuple:
+    return (_SHEET_ORDER.get(p.sheet, 99), p.row or 0, _COLUMN_ORDER.get((p.sheet, p.column), 99), p.code)
+
+
+def exclude_errors(book: Book, problems: list[Problem]) -> Book:
+    bad: dict[str, set[int]] = {}
+    for found in problems:
+        if found.is_error and found.row is not None:
+            bad.setdefault(found.sheet, set()).add(found.row)
+    changes = {
+        key: tuple(r for r in getattr(book, key) if r.row not in bad[key])
+        for key in RECORD_TYPES
+        if key in bad
+    }
+    return dataclasses.replace(book, **changes)

@@ -1,0 +1,97 @@
+"""Problems found in a workbook: the catalogue of stable codes and zh messages.
+
+A problem points at a place by schema keys (sheet key, spreadsheet row, column
+key). The CLI turns keys into the names the staff see in their file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: Severity
+    title: str  # short zh label for docs and tables
+    template: str  # zh message; says what is wrong and how to fix it
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    sheet: str  # sheet key
+    row: int | None  # spreadsheet row number as shown in the file
+    column: str | None  # column key (or setting key on the settings sheet)
+    code: str
+    severity: Severity
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+CODES: tuple[Code, ...] = (
+    # cell values
+    Code("missing-value", E, "必填项为空", "这一格不能为空，请填写{label}。"),
+    Code("bad-date", E, "日期格式不对", "“{value}”不是有效的日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。"),
+    Code("date-out-of-range", E, "日期不合理", "日期 {value} 不合理，请检查年份（应在 2000 年到 2099 年之间）。"),
+    Code("bad-time", E, "时间格式不对", "“{value}”不是有效的时间，请写成 20:30 这样的 24 小时制时间。"),
+    Code("bad-number", E, "不是数字", "“{value}”不是数字，请只填写数字，如 2 或 1.5。"),
+    Code("not-integer", E, "应为整数", "“{value}”应为整数，请去掉小数部分。"),
+    Code("bad-yes-no", E, "是否填写不对", "“{value}”无法识别，请填写“是”或“否”。"),
+    Code("bad-choice", E, "选项不对", "“{value}”不是可选的值，请从下拉列表中选择：{options}。"),
+    Code("bad-year", W, "出生年份不对", "“{value}”不是合理的出生年份，请填写四位数年份，如 1956。此项已按空白处理。"),
+    Code("bad-phone", W, "手机号码不对", "“{value}”看起来不是有效的电话号码，请核对。"),
+    Code("negative-value", E, "不能为负数", "“{value}”不能是负数，请填写 0 或正数。"),
+    Code("non-positive-points", E, "分值应为正数", "分值“{value}”应为大于 0 的整数。"),
+    Code("non-positive-quantity", E, "数量应大于 0", "数量“{value}”应大于 0；如果是登记错误，请把状态改为“驳回”。"),
+    Code("non-positive-cost", E, "所需积分应为正数", "所需积分“{value}”应为大于 0 的整数。"),
+    Code("bad-multiplier", E, "倍数不对", "倍数“{value}”应大于 0，如 2 表示双倍。"),
+    # ids and references
+    Code("duplicate-id", E, "编号重复", "编号“{value}”与第 {first_row} 行重复，请改成唯一的编号。本行不计入。"),
+    Code("duplicate-column", E, "列标题重复", "表头“{value}”出现了不止一次，只使用第一列，请删除或改名重复的列。"),
+    Code("unknown-grid", E, "网格不存在", "网格编号“{value}”不在“网格”表中，请先在“网格”表添加，或从下拉列表选择。"),
+    Code("unknown-resident", E, "居民不存在", "居民编号“{value}”不在“居民”表中，请核对编号，或先在“居民”表登记。"),
+    Code("unknown-rule", E, "规则不存在", "规则编码“{value}”不在“积分规则”表中，请从下拉列表选择。"),
+    Code("unknown-reward", E, "奖品不存在", "奖品编码“{value}”不在“奖品”表中，请从下拉列表选择。"),
+    Code("unknown-staff", E, "工作人员不存在", "工号“{value}”不在“工作人员”表中，请核对工号，或先在“工作人员”表登记。"),
+    Code("unknown-entry", E, "记录不存在", "记录编号“{value}”不在“积分记录”表中，请核对被申诉的记录编号。"),
+    Code("unknown-category", W, "类别没有规则", "类别“{value}”没有任何积分规则使用，这条加分不会生效，请核对类别名称。"),
+    Code("duplicate-card-token", E, "卡号重复", "卡号与第 {first_row} 行相同。每位居民的卡号必须不同，请清空本格后用 kit cards 重新生成。"),
+    Code("inactive-rule", W, "规则已停用", "规则“{value}”已停用，这条记录不计分。如需计分，请在“积分规则”表把“启用”改为“是”。"),
+    # review (separation of duties)
+    Code("review-missing", E, "缺少审核人", "已通过的记录必须填写审核人1，请补填或把状态改为“待审核”。"),
+    Code("second-review-missing", E, "缺少第二审核人", "规则“{value}”需要双人审核，请填写审核人2，或把状态改为“待审核”。"),
+    Code("self-review", E, "自己审核自己登记的记录", "审核人“{value}”就是登记人，登记人不能审核自己登记的记录，请换一位审核人。"),
+    Code("same-reviewer", E, "两位审核人相同", "审核人2与审核人1都是“{value}”，双人审核需要两位不同的审核人。"),
+    Code("reviewer-not-allowed", E, "无审核权限", "工号“{value}”的角色是登记员，没有审核权限；审核人必须是审核员或管理员。"),
+    # dates
+    Code("future-date", W, "日期晚于统计日", "日期 {value} 晚于统计日 {as_of}，本次不计入。"),
+    Code("bad-date-range", E, "日期先后颠倒", "结束日期 {value} 早于开始日期 {start}，请核对。"),
+    # appeals
+    Code("missing-correction", E, "缺少更正分值", "状态为“更正”的申诉必须填写更正分值（0 或正整数）。"),
+    Code("appeal-resident-mismatch", W, "申诉人与记录不符", "申诉人“{value}”不是记录 {entry_id} 的居民“{entry_resident}”，请核对。"),
+    Code("resolved-before-appeal", E, "处理日期早于申诉日期", "处理日期 {value} 早于申诉日期 {start}，请核对。"),
+    Code("missing-resolved-date", W, "缺少处理日期", "已处理的申诉请填写处理日期，便于统计处理用时。"),
+    # settings
+    Code("unknown-setting", W, "未知设置项", "“{value}”不是已知的设置项，已忽略。可用的设置项：{options}。"),
+    Code("bad-setting", E, "设置值不对", "设置“{label}”的值“{value}”不对：{reason}。"),
+    Code("duplicate-setting", W, "设置项重复", "设置“{label}”出现了不止一次，使用第 {first_row} 行的值。"),
+)
+
+CATALOGUE: dict[str, Code] = {c.code: c for c in CODES}
+
+
+def problem(code: str, sheet: str, row: int | None, column: str | None, **params: object) -> Problem:
+    """Make a problem from the catalogue; params fill the message template."""
+    entry = CATALOGUE[code]
+    return Problem(sheet, row, column, code, entry.severity, entry.template.format(**params))

@@ -1,0 +1,89 @@
+"""Shared fixtures: small tables written inline in tests become real xlsx files."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from kit.pipeline import Validated, open_source, validate
+
+AS_OF = dt.date(2026, 6, 30)
+
+# A minimal valid workbook; tests copy it and change one thing.
+BASE: dict[str, list[list[object]]] = {
+    "设置": [["项目", "值"], ["名称", "幸福社区积分"], ["积分有效期(月)", 12]],
+    "网格": [["网格编号", "网格名称", "所属社区"], ["G1", "第一网格", "幸福社区"], ["G2", "第二网格", "幸福社区"]],
+    "工作人员": [
+        ["工号", "姓名", "角色"],
+        ["S1", "王芳", "登记员"],
+        ["S2", "李强", "审核员"],
+        ["S3", "赵敏", "管理员"],
+    ],
+    "居民": [
+        ["居民编号", "姓名", "网格", "出生年份", "手机", "同意公开姓名", "卡号", "状态"],
+        ["R1", "张三", "G1", 1956, "13800000001", "是", None, "在册"],
+        ["R2", "李四", "G2", 1990, None, "否", None, "在册"],
+    ],
+    "积分规则": [
+        ["编码", "名称", "类别", "分值", "单位", "每日上限", "双人审核", "适合人群", "说明", "启用"],
+        ["XL", "治安巡逻", "平安巡防", 10, "小时", 40, "否", "所有居民", None, "是"],
+        ["TJ", "矛盾调解", "矛盾调解", 20, "次", None, "是", None, None, "是"],
+    ],
+    "积分记录": [
+        ["记录编号", "日期", "时间", "居民编号", "规则编码", "数量", "备注", "登记人", "审核人1", "审核人2", "状态"],
+        ["E1", dt.date(2026, 3, 5), dt.time(20, 30), "R1", "XL", 2, None, "S1", "S2", None, "通过"],
+        ["E2", dt.date(2026, 3, 6), None, "R2", "TJ", 1, "邻里噪音", "S1", "S2", "S3", "通过"],
+    ],
+}
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list[object]]], write_only: bool = False) -> Path:
+    """Write sheets (name → rows) to a real xlsx.
+
+    Normal mode writes shared strings like Excel and WPS do; write_only mode
+    writes inline strings. The reader must handle both.
+    """
+    wb = openpyxl.Workbook(write_only=write_only)
+    if not write_only:
+        wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return Path(path)
+
+
+@pytest.fixture
+def base() -> dict[str, list[list[object]]]:
+    """A deep copy of BASE for the test to edit."""
+    return copy.deepcopy(BASE)
+
+
+@pytest.fixture
+def xlsx(tmp_path):
+    counter = iter(range(1_000_000))
+
+    def make(sheets: dict[str, list[list[object]]], write_only: bool = False) -> Path:
+        return write_xlsx(tmp_path / f"book{next(counter)}.xlsx", sheets, write_only)
+
+    return make
+
+
+@pytest.fixture
+def check(xlsx):
+    """Write sheets to xlsx, validate, return the Validated result."""
+
+    def run(sheets: dict[str, list[list[object]]], as_of: dt.date = AS_OF) -> Validated:
+        return validate(open_source(xlsx(sheets)), as_of)
+
+    return run
+
+
+def where(validated: Validated) -> list[tuple[str, int | None, str | None]]:
+    """The (code, row, column) list that tests assert on."""
+    return [(p.code, p.row, p.column) for p in validated.problems]
