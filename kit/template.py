@@ -6,8 +6,6 @@ Chinese headers, dropdown lists, frozen headers, widths, formats and a 说明 sh
 
 from __future__ import annotations
 
-import os
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from kit.files import save_workbook
 from kit.model import Book
 from kit.schema import SETTINGS, SHEETS, SHEETS_BY_KEY, Column, Kind, Sheet, choice_label
 from kit.tables import column_letter
@@ -51,19 +50,8 @@ def write_book(path: Path, book: Book | None = None) -> None:
         else:
             _table_sheet(ws, sheet, getattr(book, sheet.key))
     _dropdowns(wb)
-    _save(wb, Path(path))
+    save_workbook(wb, Path(path))
 
-
-def _save(wb: Workbook, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kit-", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _instructions(ws: Worksheet) -> None:

@@ -1,0 +1,162 @@
+"""The `kit` command: the only place that prints, shows progress and picks exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from kit.errors import KitError, ProjectError
+from kit.pipeline import Validated, open_source, validate
+from kit.project import find_project, init_project
+from kit.tables import place
+
+TEXT_LIMIT_PER_SHEET = 200
+INTERNAL_ERROR = 3
+
+
+class KitGroup(click.Group):
+    """Turns KitError into one Chinese message and exit 2; never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KitError as exc:
+            click.echo(f"无法继续（{exc.code}）：{exc.message}", err=True)
+            ctx.exit(exc.exit_status)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for staff
+            if os.environ.get("KIT_DEBUG"):
+                raise
+            click.echo(
+                f"积分工具包内部出错（{type(exc).__name__}: {exc}）。表格没有被修改。"
+                "请把这条信息和所用的表格发给维护人员；设置环境变量 KIT_DEBUG=1 可以看到详细信息。",
+                err=True,
+            )
+            ctx.exit(INTERNAL_ERROR)
+
+
+class DateType(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"“{value}”不是有效日期，请写成 2026-03-05 这样的格式。", param, ctx)
+
+
+def _workbook_path(argument: str | None) -> Path:
+    if argument:
+        return Path(argument)
+    project = find_project(Path.cwd())
+    if project is None:
+        raise ProjectError(
+            "没有指定表格文件，当前文件夹也不是积分项目（找不到 kit.toml）。"
+            "请写明表格路径，如 kit validate sheets/ledger.xlsx，或先运行 kit init 创建项目。"
+        )
+    for warning in project.warnings:
+        click.echo(f"提醒：{warning}", err=True)
+    return project.workbook
+
+
+@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="points-kit", prog_name="kit")
+def cli() -> None:
+    """积分工具包：校验积分表格、计算积分、生成公开网站。"""
+
+
+@cli.command("init")
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--example", is_flag=True, help="填入示例数据（320 位居民、两年的积分记录）。")
+def init_command(directory: Path, example: bool) -> None:
+    """在 DIRECTORY（默认当前文件夹）创建一个社区积分项目。"""
+    created = init_project(directory, example)
+    click.echo(f"已在“{directory}”创建积分项目：")
+    for path in created:
+        click.echo(f"  {path}")
+    workbook = created[1]
+    click.echo(
+        f"\n下一步：用 Excel 或 WPS 打开 {workbook} 填写；填好后运行\n"
+        f"  kit validate {workbook}\n检查有没有填错。"
+    )
+
+
+@cli.command("validate")
+@click.argument("workbook", required=False)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="输出格式。")
+@click.option("--annotate", "annotate_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="另存一份标出问题的表格（原表格不会被修改）。")
+@click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
+def validate_command(workbook: str | None, output_format: str, annotate_out: Path | None,
+                     as_of: dt.date | None) -> None:
+    """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。"""
+    path = _workbook_path(workbook)
+    source = open_source(path)
+    result = validate(source, as_of or dt.date.today())
+    if output_format == "json":
+        click.echo(json.dumps(problem_rows(result), ensure_ascii=False, indent=2))
+    else:
+        _print_text(result, path)
+    if annotate_out is not None:
+        from kit.annotate import annotate
+
+        marked = annotate(path, source, result, annotate_out)
+        click.echo(f"已另存批注副本：{annotate_out}（标出 {marked} 个单元格；原表格未改动）。", err=True)
+    sys.exit(1 if result.errors else 0)
+
+
+def problem_rows(result: Validated) -> list[dict[str, object]]:
+    rows = []
+    for found in result.problems:
+        spot = place(result.tables, found)
+        rows.append({
+            "sheet": spot.sheet, "row": found.row, "column": spot.column,
+            "code": found.code, "severity": found.severity.value, "message": found.message,
+        })
+    return rows
+
+
+def _print_text(result: Validated, path: Path) -> None:
+    console = Console(highlight=False, soft_wrap=False)
+    errors, warnings = len(result.errors), len(result.warnings)
+    if not result.problems:
+        console.print(f"[green]✓ {path.name}：没有发现问题。[/green]")
+        return
+    by_sheet: dict[str, list] = defaultdict(list)
+    for found in result.problems:
+        by_sheet[place(result.tables, found).sheet].append(found)
+    for sheet, found_here in by_sheet.items():
+        table = RichTable(title=f"工作表“{sheet}”（{len(found_here)} 个问题）", title_justify="left",
+                          show_lines=False, expand=False)
+        for title in ("位置", "列", "级别", "代码", "说明"):
+            table.add_column(title, overflow="fold")
+        for found in found_here[:TEXT_LIMIT_PER_SHEET]:
+            spot = place(result.tables, found)
+            where = spot.cell or (f"第 {found.row} 行" if found.row else "")
+            level = "[red]错误[/red]" if found.is_error else "[yellow]提醒[/yellow]"
+            table.add_row(where, spot.column or "", level, found.code, found.message)
+        console.print(table)
+        hidden = len(found_here) - TEXT_LIMIT_PER_SHEET
+        if hidden > 0:
+            console.print(f"……还有 {hidden} 个问题未显示。用 --format json 或 --annotate 查看全部。")
+    summary = f"{path.name}：{errors} 个错误，{warnings} 个提醒。"
+    if errors:
+        console.print(f"[red]✗ {summary}[/red]有错误的行不计入任何统计；改正后再运行一次。")
+    else:
+        console.print(f"[yellow]! {summary}[/yellow]提醒不影响发布，但请核对。")
+
+
+def main() -> None:
+    cli(prog_name="kit")

@@ -1,0 +1,110 @@
+"""A community project: the folder holding kit.toml, the workbook and the pages."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit.errors import ProjectError
+
+CONFIG_NAME = "kit.toml"
+DEFAULT_WORKBOOK = "sheets/ledger.xlsx"
+
+KNOWN_KEYS = {"workbook": {"path"}, "output": {"site", "private"}}
+
+CONFIG_TEXT = """\
+# 积分工具包项目配置。改完保存即可，不需要重启任何东西。
+
+[workbook]
+# 积分总账表格的位置（相对于本文件所在的文件夹）
+path = "{workbook}"
+
+[output]
+# 公开网站生成到这里
+site = "site"
+# 积分卡、报表等含个人信息的文件放在这里，绝不会放进网站
+private = "private"
+"""
+
+GITIGNORE = "/site/\n/private/\n/.kit-cache/\n"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    workbook: Path
+    site_dir: Path
+    private_dir: Path
+    warnings: tuple[str, ...] = ()
+
+
+def find_project(start: Path) -> Project | None:
+    """The project whose kit.toml is in start or a folder above it."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return load_project(folder)
+    return None
+
+
+def load_project(root: Path) -> Project:
+    path = Path(root) / CONFIG_NAME
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"无法读取项目配置“{path}”：{exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"项目配置“{path}”格式有误：{exc}。请对照 kit init 生成的 kit.toml 修改。") from None
+    warnings = []
+    for section, value in config.items():
+        if section not in KNOWN_KEYS or not isinstance(value, dict):
+            warnings.append(f"kit.toml 中的“{section}”不是已知的配置项，已忽略。")
+            continue
+        for key in value:
+            if key not in KNOWN_KEYS[section]:
+                warnings.append(f"kit.toml 中的“{section}.{key}”不是已知的配置项，已忽略。")
+
+    def setting(section: str, key: str, default: str) -> Path:
+        value = config.get(section, {}).get(key, default) if isinstance(config.get(section), dict) else default
+        if not isinstance(value, str) or not value.strip():
+            raise ProjectError(f"kit.toml 中的“{section}.{key}”应为一个路径（文字），现在是“{value}”。")
+        return (path.parent / value).resolve()
+
+    return Project(
+        root=path.parent.resolve(),
+        workbook=setting("workbook", "path", DEFAULT_WORKBOOK),
+        site_dir=setting("output", "site", "site"),
+        private_dir=setting("output", "private", "private"),
+        warnings=tuple(warnings),
+    )
+
+
+def skeleton_dir() -> Path:
+    """Pages and site config copied into new projects (packaged, or this checkout)."""
+    packaged = Path(__file__).parent / "_skeleton"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent
+
+
+def init_project(root: Path, example: bool) -> list[Path]:
+    """Create a project in root; refuses to overwrite anything that exists."""
+    from kit.example import example_book
+    from kit.template import write_book
+
+    root = Path(root)
+    skeleton = skeleton_dir()
+    planned = [root / CONFIG_NAME, root / DEFAULT_WORKBOOK, root / "mkdocs.yml", root / "docs"]
+    existing = [p for p in planned if p.exists()]
+    if existing:
+        names = "、".join(str(p) for p in existing)
+        raise ProjectError(f"{names} 已经存在。为了不覆盖已有的资料，kit init 已停止；请换一个空文件夹。")
+    root.mkdir(parents=True, exist_ok=True)
+    write_book(root / DEFAULT_WORKBOOK, example_book() if example else None)
+    (root / CONFIG_NAME).write_text(CONFIG_TEXT.format(workbook=DEFAULT_WORKBOOK), encoding="utf-8")
+    shutil.copyfile(skeleton / "mkdocs.yml", root / "mkdocs.yml")
+    shutil.copytree(skeleton / "docs", root / "docs")
+    gitignore = root / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text(GITIGNORE, encoding="utf-8")
+    return planned
