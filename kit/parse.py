@@ -6,7 +6,7 @@ from every total. Warnings keep the row (the bad cell reads as empty).
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 
 from kit import model
 from kit.problems import Problem, problem
@@ -27,15 +27,24 @@ RECORD_TYPES: dict[str, type] = {
 }
 
 
-def parse(tables: Tables) -> tuple[model.Book, list[Problem]]:
+@dataclass
+class Parsed:
+    book: model.Book
+    problems: list[Problem]
+    dropped: dict[str, dict[str, int]]  # sheet key → {id: row} of rows left out for errors
+
+
+def parse(tables: Tables) -> Parsed:
     problems: list[Problem] = list(tables.problems)
+    dropped: dict[str, dict[str, int]] = {}
     parts: dict[str, object] = {}
     for key, record_type in RECORD_TYPES.items():
         table = tables.tables.get(key)
-        parts[key] = tuple(_records(table, record_type, problems)) if table else ()
+        records = _records(table, record_type, problems, dropped.setdefault(key, {})) if table else ()
+        parts[key] = tuple(records)
     settings_table = tables.tables.get("settings")
     settings = _settings(settings_table, problems) if settings_table else model.Settings()
-    return model.Book(settings=settings, **parts), problems
+    return Parsed(model.Book(settings=settings, **parts), problems, dropped)
 
 
 def data_rows(table: Table):
@@ -45,8 +54,9 @@ def data_rows(table: Table):
         yield start + offset + 1, row
 
 
-def _records(table: Table, record_type: type, problems: list[Problem]):
+def _records(table: Table, record_type: type, problems: list[Problem], dropped: dict[str, int]):
     sheet = table.sheet
+    id_position = [c.key for c in sheet.columns].index(sheet.id_column) if sheet.id_column else None
     names = [f.name for f in fields(record_type)][1:]
     assert names == [c.key for c in sheet.columns], f"model.{record_type.__name__} ≠ schema"
     plan = [
@@ -78,6 +88,8 @@ def _records(table: Table, record_type: type, problems: list[Problem]):
             values.append(value)
         if not bad:
             yield record_type(rownum, *values)
+        elif id_position is not None and values[id_position] is not None:
+            dropped.setdefault(values[id_position], rownum)
 
 
 def _settings(table: Table, problems: list[Problem]) -> model.Settings:

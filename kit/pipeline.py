@@ -11,7 +11,8 @@ from kit.checks import run_checks
 from kit.model import Book
 from kit.parse import RECORD_TYPES, parse
 from kit.problems import Problem
-from kit.schema import SHEETS
+from kit.references import check_references
+from kit.schema import SHEETS, SHEETS_BY_KEY
 from kit.sources import Source
 from kit.sources.xlsx import XlsxSource
 from kit.tables import Tables, locate
@@ -41,24 +42,36 @@ def open_source(path: Path) -> Source:
 
 def validate(source: Source, as_of: dt.date) -> Validated:
     tables = locate(source)
-    book, problems = parse(tables)
-    problems.extend(run_checks(book, as_of))
+    parsed = parse(tables)
+    problems = parsed.problems
+    problems.extend(run_checks(parsed.book, as_of))
+    book = exclude_errors(parsed.book, problems, parsed.dropped)
+    book, found = check_references(book, parsed.dropped)
+    problems.extend(found)
     problems.sort(key=problem_order)
-    return Validated(exclude_errors(book, problems), tuple(problems), tables)
+    return Validated(book, tuple(problems), tables)
 
 
 def problem_order(p: Problem) -> tuple:
     return (_SHEET_ORDER.get(p.sheet, 99), p.row or 0, _COLUMN_ORDER.get((p.sheet, p.column), 99), p.code)
 
 
-def exclude_errors(book: Book, problems: list[Problem]) -> Book:
+def exclude_errors(book: Book, problems: list[Problem], dropped: dict[str, dict[str, int]]) -> Book:
+    """The book without rows that have errors; their ids are added to dropped."""
     bad: dict[str, set[int]] = {}
     for found in problems:
         if found.is_error and found.row is not None:
             bad.setdefault(found.sheet, set()).add(found.row)
-    changes = {
-        key: tuple(r for r in getattr(book, key) if r.row not in bad[key])
-        for key in RECORD_TYPES
-        if key in bad
-    }
+    changes = {}
+    for key in RECORD_TYPES:
+        if key not in bad:
+            continue
+        id_column = SHEETS_BY_KEY[key].id_column
+        kept = []
+        for record in getattr(book, key):
+            if record.row not in bad[key]:
+                kept.append(record)
+            elif id_column:
+                dropped.setdefault(key, {}).setdefault(getattr(record, id_column), record.row)
+        changes[key] = tuple(kept)
     return dataclasses.replace(book, **changes)

@@ -42,6 +42,7 @@ E, W = Severity.ERROR, Severity.WARNING
 CODES: tuple[Code, ...] = (
     # cell values
     Code("missing-value", E, "必填项为空", "这一格不能为空，请填写{label}。"),
+    Code("formula-error", E, "公式出错", "这一格的公式算出了错误“{value}”，请改正公式或直接填写数值。"),
     Code("bad-date", E, "日期格式不对", "“{value}”不是有效的日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。"),
     Code("date-out-of-range", E, "日期不合理", "日期 {value} 不合理，请检查年份（应在 2000 年到 2099 年之间）。"),
     Code("bad-time", E, "时间格式不对", "“{value}”不是有效的时间，请写成 20:30 这样的 24 小时制时间。"),
@@ -65,6 +66,8 @@ CODES: tuple[Code, ...] = (
     Code("unknown-reward", E, "奖品不存在", "奖品编码“{value}”不在“奖品”表中，请从下拉列表选择。"),
     Code("unknown-staff", E, "工作人员不存在", "工号“{value}”不在“工作人员”表中，请核对工号，或先在“工作人员”表登记。"),
     Code("unknown-entry", E, "记录不存在", "记录编号“{value}”不在“积分记录”表中，请核对被申诉的记录编号。"),
+    Code("invalid-reference", E, "引用的行有错误",
+         "“{value}”在“{target}”表第 {target_row} 行，但那一行本身有错误；请先改正那一行，这里才能计入。"),
     Code("unknown-category", W, "类别没有规则", "类别“{value}”没有任何积分规则使用，这条加分不会生效，请核对类别名称。"),
     Code("duplicate-card-token", E, "卡号重复", "卡号与第 {first_row} 行相同。每位居民的卡号必须不同，请清空本格后用 kit cards 重新生成。"),
     Code("inactive-rule", W, "规则已停用", "规则“{value}”已停用，这条记录不计分。如需计分，请在“积分规则”表把“启用”改为“是”。"),

@@ -55,6 +55,7 @@ class Sheet:
     columns: tuple[Column, ...]
     required: bool
     help: str
+    id_column: str | None = None  # the column other sheets refer to
 
     def column(self, key: str) -> Column:
         for col in self.columns:
@@ -116,7 +117,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("grid_name", "网格名称", Kind.TEXT, required=True, mandatory=True, width=16,
                help="网格的名称，如 第一网格。"),
         Column("community", "所属社区", Kind.TEXT, width=16, help="网格所在的社区。"),
-    ), required=True, help="社区划分的网格。居民表里的网格编号必须在这里出现。"),
+    ), required=True, help="社区划分的网格。居民表里的网格编号必须在这里出现。", id_column="grid_id"),
     Sheet("staff", "工作人员", (
         Column("staff_id", "工号", Kind.ID, required=True, mandatory=True, width=10,
                help="工作人员的工号，如 S01。不能重复。"),
@@ -124,7 +125,7 @@ SHEETS: tuple[Sheet, ...] = (
                help="工作人员姓名（不会公开）。"),
         Column("role", "角色", Kind.CHOICE, required=True, mandatory=True, choices=ROLES,
                width=10, help="登记员只能登记；审核员、管理员可以审核。"),
-    ), required=True, help="登记和审核积分的工作人员。"),
+    ), required=True, help="登记和审核积分的工作人员。", id_column="staff_id"),
     Sheet("residents", "居民", (
         Column("resident_id", "居民编号", Kind.ID, required=True, mandatory=True, width=12,
                help="居民的编号，如 R0001。不能重复，登记积分时要用到。"),
@@ -142,7 +143,7 @@ SHEETS: tuple[Sheet, ...] = (
                help="积分卡上的号码，由 kit cards 自动生成。不要手改，不要外传。"),
         Column("status", "状态", Kind.CHOICE, choices=RESIDENT_STATUS, default="active", width=8,
                help="在册 或 迁出；留空视为在册。"),
-    ), required=True, help="参加积分的居民名册。这里的信息只供工作人员使用。"),
+    ), required=True, help="参加积分的居民名册。这里的信息只供工作人员使用。", id_column="resident_id"),
     Sheet("rules", "积分规则", (
         Column("code", "编码", Kind.ID, required=True, mandatory=True, width=10,
                help="规则的编码，如 XL01。不能重复，登记积分时要用到。"),
@@ -161,7 +162,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("description", "说明", Kind.TEXT, width=30, help="规则的具体要求。"),
         Column("active", "启用", Kind.BOOL, choices=YES_NO, default=True, width=8,
                help="填“否”表示停用，停用规则的记录不计分；留空视为启用。"),
-    ), required=True, help="积分菜单：做什么事得多少分。"),
+    ), required=True, help="积分菜单：做什么事得多少分。", id_column="code"),
     Sheet("bonuses", "加分规则", (
         Column("name", "名称", Kind.TEXT, required=True, mandatory=True, width=16,
                help="加分活动的名称，如 夜间巡逻双倍。"),
@@ -199,7 +200,7 @@ SHEETS: tuple[Sheet, ...] = (
                help="需要双人审核的规则填第二位审核人，不能与登记人、审核人1相同。"),
         Column("status", "状态", Kind.CHOICE, choices=ENTRY_STATUS, default="pending", width=8,
                help="通过、待审核 或 驳回；留空视为待审核。只有“通过”的记录计分。"),
-    ), required=True, help="每一次得分的记录，一行一条。"),
+    ), required=True, help="每一次得分的记录，一行一条。", id_column="entry_id"),
     Sheet("rewards", "奖品", (
         Column("code", "编码", Kind.ID, required=True, mandatory=True, width=10,
                help="奖品的编码，如 JP01。不能重复。"),
@@ -210,7 +211,7 @@ SHEETS: tuple[Sheet, ...] = (
                help="兑换一份需要多少积分，正整数。"),
         Column("stock", "库存", Kind.INT, width=8, help="一共有多少份；留空表示不限。"),
         Column("description", "说明", Kind.TEXT, width=30, help="奖品说明。"),
-    ), required=False, help="可以用积分兑换的奖品：物质奖励、精神奖励（表彰）、优先服务。"),
+    ), required=False, help="可以用积分兑换的奖品：物质奖励、精神奖励（表彰）、优先服务。", id_column="code"),
     Sheet("redemptions", "兑换记录", (
         Column("redemption_id", "编号", Kind.ID, required=True, mandatory=True, width=12,
                help="兑换记录的编号，如 D00001。不能重复。"),
@@ -222,7 +223,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("quantity", "数量", Kind.INT, default=1, width=8, help="兑换几份；留空按 1 计。"),
         Column("handled_by", "经办人", Kind.ID, ref=("staff", "staff_id"), width=10,
                help="经办的工作人员工号。"),
-    ), required=False, help="居民用积分兑换奖品的记录。"),
+    ), required=False, help="居民用积分兑换奖品的记录。", id_column="redemption_id"),
     Sheet("appeals", "申诉", (
         Column("appeal_id", "编号", Kind.ID, required=True, mandatory=True, width=10,
                help="申诉的编号，如 A0001。不能重复。"),
@@ -237,7 +238,7 @@ SHEETS: tuple[Sheet, ...] = (
         Column("corrected_points", "更正分值", Kind.INT, width=10,
                help="状态为“更正”时填写更正后的分值（0 或正整数）。"),
         Column("resolved_date", "处理日期", Kind.DATE, width=12, help="处理完毕的日期。"),
-    ), required=False, help="居民对积分记录的申诉和处理结果。更正积分请在这里登记，不要改原记录。"),
+    ), required=False, help="居民对积分记录的申诉和处理结果。更正积分请在这里登记，不要改原记录。", id_column="appeal_id"),
 )
 
 SHEETS_BY_KEY: dict[str, Sheet] = {s.key: s for s in SHEETS}

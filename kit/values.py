@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable
 
 from kit.schema import Column, Kind, choice_lookup, normalize_label
+from kit.sources import CellError
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _SERIAL_RANGE = (36526, 73050)  # 2000-01-01 .. 2099-12-31 as Excel serial days
@@ -79,7 +80,7 @@ def _decimal(raw: object) -> Decimal:
 
 def to_decimal(raw: object) -> Decimal:
     value = _decimal(raw)
-    return value.normalize() if value == value.to_integral_value() else value
+    return Decimal(int(value)) if value == value.to_integral_value() else value
 
 
 def to_int(raw: object) -> int:
@@ -196,12 +197,19 @@ def coercer_for(column: Column) -> Coercer:
     else:
         plain = _PLAIN[column.kind]
     if column.kind is Kind.TEXT:
-        return plain  # free text rarely repeats; caching would only cost memory
+        def text(raw: object) -> object:
+            if raw.__class__ is CellError:
+                raise BadValue("formula-error", value=raw.text)
+            return plain(raw)
+
+        return text  # free text rarely repeats; caching would only cost memory
     cache: dict[object, tuple[bool, object]] = {}
 
     def coerce(raw: object) -> object:
         if raw.__class__ is bool:  # True == 1.0 as a dict key; keep them apart
             return plain(raw)
+        if raw.__class__ is CellError:
+            raise BadValue("formula-error", value=raw.text)
         hit = cache.get(raw)
         if hit is None:
             try:

@@ -108,6 +108,8 @@ CASES = [
                  [("missing-value", 2, "resident_id")], id="missing-value"),
     pytest.param(cell(ENTRIES, 2, "日期", "2026-02-30"),
                  [("bad-date", 2, "date")], id="bad-date"),
+    pytest.param(cell(ENTRIES, 2, "数量", "#N/A"),
+                 [("formula-error", 2, "quantity")], id="formula-error"),
     pytest.param(cell(ENTRIES, 2, "日期", "1999-12-31"),
                  [("date-out-of-range", 2, "date")], id="date-out-of-range"),
     pytest.param(cell(ENTRIES, 2, "时间", "25:00"),
@@ -131,7 +133,8 @@ CASES = [
     pytest.param(cell(ENTRIES, 2, "数量", 0),
                  [("non-positive-quantity", 2, "quantity")], id="non-positive-quantity"),
     pytest.param(optional(cell(REWARDS, 2, "所需积分", 0)),
-                 [("non-positive-cost", 2, "cost")], id="non-positive-cost"),
+                 [("non-positive-cost", 2, "cost"), ("invalid-reference", 2, "reward_code")],
+                 id="non-positive-cost"),
     pytest.param(optional(cell(BONUSES, 2, "倍数", 0)),
                  [("bad-multiplier", 2, "multiplier")], id="bad-multiplier"),
     # ids and references
@@ -154,7 +157,11 @@ CASES = [
     pytest.param(optional(cell(BONUSES, 2, "适用类别", "文艺活动")),
                  [("unknown-category", 2, "category")], id="unknown-category"),
     pytest.param([cell(RESIDENTS, 2, "卡号", "tok-1"), cell(RESIDENTS, 3, "卡号", "tok-1")],
-                 [("duplicate-card-token", 3, "card_token")], id="duplicate-card-token"),
+                 [("duplicate-card-token", 3, "card_token"), ("invalid-reference", 3, "resident_id")],
+                 id="duplicate-card-token"),
+    pytest.param(cell(RULES, 2, "分值", 1.5),
+                 [("not-integer", 2, "points"), ("invalid-reference", 2, "rule_code")],
+                 id="invalid-reference"),
     pytest.param(cell(RULES, 2, "启用", "否"),
                  [("inactive-rule", 2, "rule_code")], id="inactive-rule"),
     # review (separation of duties)
@@ -643,3 +650,27 @@ def test_admin_and_reviewer_may_both_review(check, base):
     edits = [cell(ENTRIES, 2, "审核人1", "S3"), cell(ENTRIES, 3, "审核人1", "S3"),
              cell(ENTRIES, 3, "审核人2", "S2")]
     assert where(check(apply(base, edits))) == []
+
+
+def test_a_row_with_an_error_is_named_by_the_rows_that_use_it(check, base):
+    # R2's own row is wrong (unknown grid): its entry is left out too, and the
+    # message points at R2's row instead of claiming R2 does not exist.
+    result = check(apply(base, cell(RESIDENTS, 3, "网格", "G9")))
+    assert where(result) == [("unknown-grid", 3, "grid_id"), ("invalid-reference", 3, "resident_id")]
+    assert "“居民”表第 3 行" in result.problems[1].message
+    assert [e.entry_id for e in result.book.entries] == ["E1"]
+
+
+def test_the_cascade_reaches_appeals(check, base):
+    # rule TJ is wrong → entry E2 is left out → an appeal of E2 is named too
+    edits = [
+        cell(RULES, 3, "分值", "二十"),
+        add_row(APPEALS, "A1", dt.date(2026, 3, 7), "R2", "E2", None, "受理中", None, None),
+    ]
+    book = base | {APPEALS: [list(OPTIONAL[APPEALS][0])]}
+    result = check(apply(book, edits))
+    assert where(result) == [
+        ("bad-number", 3, "points"),
+        ("invalid-reference", 3, "rule_code"),
+        ("invalid-reference", 2, "entry_id"),
+    ]

@@ -7,6 +7,16 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class CellError:
+    """A cell holding a formula error such as #DIV/0! or #N/A (not an empty cell)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class RawSheet:
     name: str  # as shown on the sheet tab
     rows: list[list[object]]  # rows[0] is spreadsheet row 1; '' for an empty cell

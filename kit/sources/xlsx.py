@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import python_calamine
 
 from kit.errors import EncryptedWorkbook, UnreadableWorkbook, WorkbookNotFound
-from kit.sources import RawSheet
+from kit.sources import CellError, RawSheet
+from kit.sources.xlsx_errors import error_cells, sheet_members
 
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -31,7 +34,20 @@ class XlsxSource:
                 f"“{self.label}”的工作表“{name}”读取失败，文件可能已损坏。"
                 f"请用 Excel 或 WPS 打开后重新保存再试。（{exc}）"
             ) from None
+        if self.path.suffix.lower() in (".xlsx", ".xlsm"):
+            _mark_errors(self.path, name, rows)
         return RawSheet(name, rows)
+
+
+def _mark_errors(path: Path, name: str, rows: list[list[object]]) -> None:
+    try:
+        member = sheet_members(path).get(name)
+        errors = error_cells(path, member) if member else {}
+    except (KeyError, OSError, zipfile.BadZipFile, ElementTree.ParseError):
+        return  # calamine read the sheet; a quirk here must not stop the run
+    for (row, column), text in errors.items():
+        if row < len(rows) and column < len(rows[row]):
+            rows[row][column] = CellError(text)
 
 
 def _open(path: Path):
