@@ -69,6 +69,8 @@ def locate(source: Source) -> Tables:
         if sheet.key not in found:
             continue
         raw = source.read(found[sheet.key])
+        if not sheet.required and not any(c != "" for row in raw.rows for c in row):
+            continue  # an optional sheet left blank is as good as absent
         layout, dupes, absent = _find_header(sheet, raw.name, raw.rows)
         problems.extend(dupes)
         if absent:

@@ -674,3 +674,10 @@ def test_the_cascade_reaches_appeals(check, base):
         ("invalid-reference", 3, "rule_code"),
         ("invalid-reference", 2, "entry_id"),
     ]
+
+
+def test_a_blank_optional_sheet_is_as_good_as_absent(check, base):
+    base[REWARDS] = []
+    result = check(base)
+    assert where(result) == []
+    assert result.book.rewards == ()
