@@ -102,10 +102,10 @@ def _table_sheet(ws: Worksheet, sheet: Sheet, records: tuple) -> None:
         if number_format:
             ws.column_dimensions[column_letter(index)].number_format = number_format
     formats = [(i + 1, FORMATS[c.kind]) for i, c in enumerate(sheet.columns) if c.kind in FORMATS]
-    for record in records:
+    for row, record in enumerate(records, start=2):
         ws.append([_cell(col, getattr(record, col.key)) for col in sheet.columns])
         for index, number_format in formats:
-            ws.cell(ws.max_row, index).number_format = number_format
+            ws.cell(row, index).number_format = number_format
 
 
 def _cell(col: Column, value: object) -> object:
