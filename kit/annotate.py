@@ -60,7 +60,10 @@ def _values_copy(source: Source) -> openpyxl.Workbook:
     wb.remove(wb.active)
     for name in source.sheet_names():
         ws = wb.create_sheet(name)
-        for row in source.read(name).rows:
+        for number, row in enumerate(source.read(name).rows, start=1):
             ws.append([None if cell == "" else cell for cell in row])
+            for cell in ws[number] if row else ():
+                if cell.data_type == "e":  # openpyxl took text such as "#N/A" for an error
+                    cell.data_type = "s"
     return wb
 
