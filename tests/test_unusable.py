@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kit.errors import (
+    EncryptedWorkbook,
     KitError,
     MissingColumns,
     MissingSheet,
@@ -158,3 +159,16 @@ def test_optional_column_may_be_missing(tmp_path, base):
     result = validate(open_source(write_xlsx(tmp_path / "台账.xlsx", base)), AS_OF)
     assert result.problems == ()
     assert [e.note for e in result.book.entries] == [None, None]
+
+
+def test_password_protected_workbook(tmp_path, base):
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = write_xlsx(tmp_path / "plain.xlsx", base)
+    locked = tmp_path / "加密.xlsx"
+    with plain.open("rb") as source, locked.open("wb") as out:
+        OOXMLFile(source).encrypt("mima123", out)
+    with pytest.raises(EncryptedWorkbook) as caught:
+        validate(open_source(locked), AS_OF)
+    assert caught.value.exit_status == 2
+    assert "加密.xlsx" in caught.value.message and "密码" in caught.value.message
