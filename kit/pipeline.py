@@ -1,4 +1,4 @@
-"""The readable pipeline: source → tables → parse → checks → clean book."""
+"""The readable pipeline: source → tables → parse → checks → references → ledger."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.checks import run_checks
+from kit.ledger import Ledger, compute
 from kit.model import Book
 from kit.parse import RECORD_TYPES, parse
 from kit.problems import Problem
@@ -24,8 +25,9 @@ _COLUMN_ORDER = {(s.key, c.key): i for s in SHEETS for i, c in enumerate(s.colum
 @dataclass(frozen=True)
 class Validated:
     book: Book  # only rows without errors
-    problems: tuple[Problem, ...]
+    problems: tuple[Problem, ...]  # of the workbook and of the ledger
     tables: Tables  # where each sheet and column sits in the staff's file
+    ledger: Ledger  # points as of the date validated
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -48,8 +50,10 @@ def validate(source: Source, as_of: dt.date) -> Validated:
     book = exclude_errors(parsed.book, problems, parsed.dropped)
     book, found = check_references(book, parsed.dropped)
     problems.extend(found)
+    ledger = compute(book, as_of)
+    problems.extend(ledger.problems)
     problems.sort(key=problem_order)
-    return Validated(book, tuple(problems), tables)
+    return Validated(book, tuple(problems), tables, ledger)
 
 
 def problem_order(p: Problem) -> tuple:

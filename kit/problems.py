@@ -85,6 +85,14 @@ CODES: tuple[Code, ...] = (
     Code("appeal-resident-mismatch", W, "申诉人与记录不符", "申诉人“{value}”不是记录 {entry_id} 的居民“{entry_resident}”，请核对。"),
     Code("resolved-before-appeal", E, "处理日期早于申诉日期", "处理日期 {value} 早于申诉日期 {start}，请核对。"),
     Code("missing-resolved-date", W, "缺少处理日期", "已处理的申诉请填写处理日期，便于统计处理用时。"),
+    # the ledger
+    Code("capped-entry", W, "超过上限被截去", "这条记录应得 {base} 分，因{cap}只计 {awarded} 分（少计 {cut} 分）。"),
+    Code("redemption-overdraft", E, "积分不足",
+         "这次兑换需要 {cost} 分，但居民“{resident}”在 {date} 只有 {balance} 分可用，这条兑换不计入。请核对奖品和数量。"),
+    Code("out-of-stock", E, "超出库存",
+         "奖品“{reward}”库存 {stock} 份，之前已兑换 {used} 份，这次再兑换 {quantity} 份就超出库存，这条兑换不计入。请核对库存或数量。"),
+    Code("appeal-uncounted-entry", W, "更正的记录没有计分",
+         "被更正的记录“{value}”没有计分（待审核、驳回或无效），这次更正不会生效。如需给分，请先把记录审核通过。"),
     # settings
     Code("unknown-setting", W, "未知设置项", "“{value}”不是已知的设置项，已忽略。可用的设置项：{options}。"),
     Code("bad-setting", E, "设置值不对", "设置“{label}”的值“{value}”不对：{reason}。"),

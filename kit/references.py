@@ -15,6 +15,7 @@ from typing import Callable
 
 from kit.model import Appeal, Bonus, Book, Entry
 from kit.problems import Problem, problem
+from kit.review import review_faults
 from kit.schema import SHEETS_BY_KEY
 
 Invalid = dict[str, dict[str, int]]  # sheet key → {id: row} of rows left out for errors
@@ -101,31 +102,8 @@ def _entry(entry: Entry, index: dict) -> Iterator[Problem]:
     if not rule.active and entry.status != "rejected":
         yield problem("inactive-rule", "entries", entry.row, "rule_code", value=entry.rule_code)
     if entry.status == "approved":
-        yield from review_problems(entry, rule.double_review, index["staff"])
-
-
-def review_problems(entry: Entry, double: bool, staff: dict) -> Iterator[Problem]:
-    """Separation of duties for an approved entry (PRODUCT.md, ledger rule 1)."""
-    if entry.reviewer1 is None:
-        yield problem("review-missing", "entries", entry.row, "reviewer1")
-    else:
-        yield from _reviewer(entry, "reviewer1", entry.reviewer1, staff)
-    if entry.reviewer2 is None:
-        if double:
-            yield problem("second-review-missing", "entries", entry.row, "reviewer2", value=entry.rule_code)
-    elif entry.reviewer2 == entry.reviewer1:
-        yield problem("same-reviewer", "entries", entry.row, "reviewer2", value=entry.reviewer2)
-    else:
-        yield from _reviewer(entry, "reviewer2", entry.reviewer2, staff)
-
-
-def _reviewer(entry: Entry, column: str, staff_id: str, staff: dict) -> Iterator[Problem]:
-    if staff_id == entry.recorder:
-        yield problem("self-review", "entries", entry.row, column, value=staff_id)
-    elif staff_id not in staff:
-        yield problem("unknown-staff", "entries", entry.row, column, value=staff_id)
-    elif not staff[staff_id].can_review:
-        yield problem("reviewer-not-allowed", "entries", entry.row, column, value=staff_id)
+        for code, column, value in review_faults(entry, rule.double_review, index["staff"]):
+            yield problem(code, "entries", entry.row, column, value=value)
 
 
 def _appeal(appeal: Appeal, index: dict) -> Iterator[Problem]:
