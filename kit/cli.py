@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -115,6 +116,72 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
         marked = annotate(path, source, result, annotate_out)
         click.echo(f"已另存批注副本：{annotate_out}（标出 {marked} 个单元格；原表格未改动）。", err=True)
     sys.exit(1 if result.errors else 0)
+
+
+@cli.command("balances")
+@click.argument("workbook", required=False)
+@click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="输出格式。csv 可以直接用 Excel 打开。")
+@click.option("--resident", "resident_id", help="只看这位居民的积分明细（柜台答疑用）。")
+def balances_command(workbook: str | None, as_of: dt.date | None, output_format: str,
+                     resident_id: str | None) -> None:
+    """每位居民的积分余额（仅供工作人员使用，含姓名）。"""
+    from kit.counter import BALANCE_KEYS, balance_rows, statement
+
+    path = _workbook_path(workbook)
+    result = validate(open_source(path), as_of or dt.date.today())
+    if result.errors:
+        click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。"
+                   f"运行 kit validate {path} 查看。", err=True)
+    if resident_id is not None:
+        found = statement(result.book, result.ledger, resident_id.strip())
+        if found is None:
+            raise KitError(f"“居民”表中没有编号为“{resident_id}”的居民（或那一行有错误）。")
+        _print_statement(found, output_format)
+        return
+    rows = balance_rows(result.book, result.ledger)
+    if output_format == "json":
+        click.echo(json.dumps([dataclasses.asdict(r) for r in rows], ensure_ascii=False, indent=2))
+    elif output_format == "csv":
+        from kit.exports import csv_text
+
+        click.echo(csv_text(BALANCE_KEYS, [dataclasses.astuple(r) for r in rows]), nl=False)
+    else:
+        table = RichTable(title=f"积分余额（统计日 {result.ledger.as_of}）", title_justify="left")
+        for title in ("居民编号", "姓名", "网格", "获得", "已兑换", "已衰减", "余额", "30天内将衰减"):
+            table.add_column(title, justify="right" if title not in ("居民编号", "姓名", "网格") else "left")
+        for r in rows:
+            table.add_row(r.resident_id, r.name, r.grid_id, *(str(v) for v in dataclasses.astuple(r)[3:]))
+        Console(highlight=False).print(table)
+
+
+def _print_statement(found, output_format: str) -> None:
+    if output_format == "json":
+        data = dataclasses.asdict(found)
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    if output_format == "csv":
+        from kit.exports import csv_text
+
+        click.echo(csv_text(("date", "kind", "text", "change", "balance", "source"),
+                            [(l.date, l.kind, l.text, l.change, l.balance, l.source) for l in found.lines]),
+                   nl=False)
+        return
+    console = Console(highlight=False)
+    console.print(f"[bold]{found.name}（{found.resident_id}，网格 {found.grid_id}）[/bold] 统计日 {found.as_of}")
+    console.print(f"获得 {found.earned} − 已兑换 {found.redeemed} − 已衰减 {found.decayed} = "
+                  f"[bold]余额 {found.balance}[/bold]；30 天内将衰减 {found.expiring_30d} 分")
+    table = RichTable(show_lines=False)
+    for title in ("日期", "事项", "变化", "余额", "来源"):
+        table.add_column(title, justify="right" if title in ("变化", "余额") else "left")
+    for line in found.lines:
+        table.add_row(str(line.date), line.text, f"{line.change:+d}", str(line.balance), line.source)
+    console.print(table)
+    if found.waiting:
+        console.print("未计分的记录：")
+        for text in found.waiting:
+            console.print(f"  {text}")
 
 
 def problem_rows(result: Validated) -> list[dict[str, object]]:

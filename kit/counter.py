@@ -1,0 +1,142 @@
+"""Staff-only views for the counter: the balance list and one resident's statement.
+
+These carry names and ids; they are printed for staff and never published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from kit.ledger import Event, Ledger, bonus_matches
+from kit.model import Book, Entry
+from kit.schema import ENTRY_STATUS, choice_label
+
+BALANCE_KEYS = ("resident_id", "name", "grid_id", "earned", "redeemed", "decayed", "balance", "expiring_30d")
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    resident_id: str
+    name: str
+    grid_id: str
+    earned: int
+    redeemed: int
+    decayed: int
+    balance: int
+    expiring_30d: int
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    date: dt.date
+    kind: str
+    text: str  # zh description
+    change: int
+    balance: int  # running balance after this line
+    source: str  # e.g. 积分记录 第 12 行
+
+
+@dataclass(frozen=True)
+class Statement:
+    resident_id: str
+    name: str
+    grid_id: str
+    as_of: dt.date
+    earned: int
+    redeemed: int
+    decayed: int
+    balance: int
+    expiring_30d: int
+    lines: tuple[StatementLine, ...]
+    waiting: tuple[str, ...]  # entries not counted yet or not at all, in words
+
+
+def balance_rows(book: Book, ledger: Ledger) -> list[BalanceRow]:
+    rows = []
+    for resident in sorted(book.residents, key=lambda r: r.resident_id):
+        account = ledger.accounts[resident.resident_id]
+        rows.append(BalanceRow(resident.resident_id, resident.name, resident.grid_id, account.earned,
+                               account.redeemed, account.decayed, account.balance, account.expiring_30d))
+    return rows
+
+
+SHEET_NAMES = {"entries": "积分记录", "appeals": "申诉", "redemptions": "兑换记录"}
+
+
+def statement(book: Book, ledger: Ledger, resident_id: str) -> Statement | None:
+    resident = next((r for r in book.residents if r.resident_id == resident_id), None)
+    if resident is None:
+        return None
+    account = ledger.accounts[resident_id]
+    describe = _Describer(book, ledger)
+    lines, running = [], 0
+    for event in account.events:
+        running += event.points
+        lines.append(StatementLine(event.date, event.kind, describe(event), event.points, running,
+                                   f"{SHEET_NAMES[event.sheet]} 第 {event.row} 行"))
+    waiting = tuple(
+        f"{e.date} {describe.entry_text(e)}：{_not_counted(e, ledger)}（积分记录 第 {e.row} 行）"
+        for e in book.entries
+        if e.resident_id == resident_id and e.row not in ledger.awards
+    )
+    return Statement(resident.resident_id, resident.name, resident.grid_id, ledger.as_of, account.earned,
+                     account.redeemed, account.decayed, account.balance, account.expiring_30d,
+                     tuple(lines), waiting)
+
+
+def _not_counted(entry: Entry, ledger: Ledger) -> str:
+    if entry.date > ledger.as_of:
+        return "日期晚于统计日，暂不计入"
+    if entry.status != "approved":
+        label = choice_label(ENTRY_STATUS, entry.status)
+        return f"{label}，审核通过后计分" if entry.status == "pending" else f"{label}，不计分"
+    return "不计分（规则已停用或审核不符合要求）"
+
+
+class _Describer:
+    def __init__(self, book: Book, ledger: Ledger):
+        self.book = book
+        self.ledger = ledger
+        self.rules = {r.code: r for r in book.rules}
+        self.rewards = {r.code: r for r in book.rewards}
+        self.entries = {e.row: e for e in book.entries}
+        self.redemptions = {r.row: r for r in book.redemptions}
+        self.factor = book.settings.decay_factor
+
+    def entry_text(self, entry: Entry) -> str:
+        rule = self.rules.get(entry.rule_code)
+        if rule is None:
+            return entry.rule_code
+        return f"{rule.name} {_number(entry.quantity)} {rule.unit}"
+
+    def __call__(self, event: Event) -> str:
+        if event.kind == "earned":
+            award = self.ledger.awards[event.row]
+            text = self.entry_text(award.entry)
+            if award.multiplier != 1:
+                rule = self.rules[award.entry.rule_code]
+                bonus = next((b.name for b in self.book.bonuses
+                              if b.multiplier == award.multiplier and bonus_matches(b, rule, award.entry)), "加分")
+                text += f"（{bonus} ×{_number(award.multiplier)}）"
+            return text
+        if event.kind == "capped":
+            award = self.ledger.awards[event.row]
+            rule = self.rules[award.entry.rule_code]
+            limit = rule.daily_cap if event.ref == "daily" else self.book.settings.annual_cap
+            return f"超过{'每日' if event.ref == 'daily' else '年度'}上限 {limit} 分，多出部分不计"
+        if event.kind == "corrected":
+            appeal = next(a.appeal for a in self.ledger.awards.values()
+                          if a.appeal is not None and a.appeal.row == event.row)
+            return f"申诉 {appeal.appeal_id} 更正：记录 {appeal.entry_id} 改为 {appeal.corrected_points} 分"
+        if event.kind == "decayed":
+            earned_on = self.entries[event.row].date
+            return f"{earned_on} 获得的积分满期未用，乘以 {_number(self.factor)}"
+        reward = self.rewards.get(event.ref)
+        quantity = self.redemptions[event.row].quantity
+        return f"兑换 {reward.name if reward else event.ref}" + (f" ×{quantity}" if quantity != 1 else "")
+
+
+def _number(value) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
