@@ -96,6 +96,14 @@ def check_appeal_outcomes(book: Book, as_of: dt.date) -> Iterator[Problem]:
             yield problem("missing-resolved-date", "appeals", appeal.row, "resolved_date")
 
 
+MIN_SECRET_LENGTH = 16
+
+
+def check_secret(book: Book, as_of: dt.date) -> Iterator[Problem]:
+    if len(book.settings.pseudonym_secret) < MIN_SECRET_LENGTH:
+        yield problem("weak-pseudonym-secret", "settings", None, "value", length=MIN_SECRET_LENGTH)
+
+
 CHECKS: tuple[Callable[[Book, dt.date], Iterable[Problem]], ...] = (
     check_unique_ids,
     check_card_tokens,
@@ -103,6 +111,7 @@ CHECKS: tuple[Callable[[Book, dt.date], Iterable[Problem]], ...] = (
     check_numbers,
     check_bonus_dates,
     check_appeal_outcomes,
+    check_secret,
 )
 
 

@@ -27,6 +27,7 @@ SETTINGS = Settings(
     site_name="幸福里社区积分", organization="示例街道幸福里社区综治中心",
     site_url="https://jf.example.cn/", decay_after_months=12, decay_factor=Decimal("0.5"),
     annual_cap=3000, min_group_size=5, notice_days=7, ranking_size=20,
+    pseudonym_secret="demo-only-5f1c9e27a4b84d03",  # kit init --example writes a fresh one
 )
 
 GRIDS = (

@@ -18,6 +18,7 @@ class Settings:
     min_group_size: int = 5
     notice_days: int = 7
     ranking_size: int = 20
+    pseudonym_secret: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,9 @@ CODES: tuple[Code, ...] = (
     # settings
     Code("unknown-setting", W, "未知设置项", "“{value}”不是已知的设置项，已忽略。可用的设置项：{options}。"),
     Code("bad-setting", E, "设置值不对", "设置“{label}”的值“{value}”不对：{reason}。"),
+    Code("weak-pseudonym-secret", E, "缺少化名密钥",
+         "“设置”表中的“化名密钥”为空或太短（至少 {length} 个字符）。请填写一串别人猜不到的字母数字"
+         "（kit init 创建的表格已自动填好），填好后不要再改，也不要外传。"),
     Code("duplicate-setting", W, "设置项重复", "设置“{label}”出现了不止一次，使用第 {first_row} 行的值。"),
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -90,6 +92,7 @@ def skeleton_dir() -> Path:
 def init_project(root: Path, example: bool) -> list[Path]:
     """Create a project in root; refuses to overwrite anything that exists."""
     from kit.example import example_book
+    from kit.model import Book
     from kit.template import write_book
 
     root = Path(root)
@@ -100,7 +103,9 @@ def init_project(root: Path, example: bool) -> list[Path]:
         names = "、".join(str(p) for p in existing)
         raise ProjectError(f"{names} 已经存在。为了不覆盖已有的资料，kit init 已停止；请换一个空文件夹。")
     root.mkdir(parents=True, exist_ok=True)
-    write_book(root / DEFAULT_WORKBOOK, example_book() if example else None)
+    book = example_book() if example else Book()
+    fresh = dataclasses.replace(book.settings, pseudonym_secret=secrets.token_hex(16))  # never the demo's
+    write_book(root / DEFAULT_WORKBOOK, dataclasses.replace(book, settings=fresh))
     (root / CONFIG_NAME).write_text(CONFIG_TEXT.format(workbook=DEFAULT_WORKBOOK), encoding="utf-8")
     shutil.copyfile(skeleton / "mkdocs.yml", root / "mkdocs.yml")
     shutil.copytree(skeleton / "docs", root / "docs")

@@ -259,6 +259,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notice_days", "公示天数", Kind.INT, 7, 1, 366,
             help="积分公示显示最近多少天的记录，也是申诉期限。"),
     Setting("ranking_size", "排行榜人数", Kind.INT, 20, 1, 1000, help="排行榜显示前多少名。"),
+    Setting("pseudonym_secret", "化名密钥", Kind.TEXT, "",
+            help="生成居民化名用的密钥，kit init 自动填写。不要修改、不要外传；改了所有化名都会变。"),
 )
 
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

@@ -7,6 +7,7 @@ import datetime as dt
 import openpyxl
 import pytest
 
+from kit.model import Book, Settings
 from kit.pipeline import open_source, validate
 from kit.schema import SETTINGS, SHEETS, SHEETS_BY_KEY, Kind
 from kit.tables import column_letter
@@ -16,7 +17,7 @@ from kit.template import INSTRUCTIONS, LAST_ROW, list_name, write_book
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     path = tmp_path_factory.mktemp("tpl") / "ledger.xlsx"
-    write_book(path)
+    write_book(path, Book(settings=Settings(pseudonym_secret="tpl-secret-0123456789")))  # as kit init does
     return path
 
 

@@ -102,6 +102,8 @@ def optional(edit):
 
 ENTRIES, RESIDENTS, RULES, STAFF = "积分记录", "居民", "积分规则", "工作人员"
 BONUSES, REWARDS, REDEMPTIONS, APPEALS, SETTINGS = "加分规则", "奖品", "兑换记录", "申诉", "设置"
+SECRET = "test-secret-0123456789"  # BASE's 化名密钥, on row 4 of 设置
+SECRET_ROW = ["化名密钥", SECRET]
 
 CASES = [
     # cell values
@@ -192,11 +194,13 @@ CASES = [
                  [("missing-resolved-date", 2, "resolved_date")], id="missing-resolved-date"),
     # settings
     pytest.param(add_row(SETTINGS, "颜色", "红色"),
-                 [("unknown-setting", 4, "key")], id="unknown-setting"),
+                 [("unknown-setting", 5, "key")], id="unknown-setting"),
     pytest.param(add_row(SETTINGS, "公示天数", 0),
-                 [("bad-setting", 4, "value")], id="bad-setting"),
+                 [("bad-setting", 5, "value")], id="bad-setting"),
+    pytest.param(cell(SETTINGS, 4, "值", "short"),
+                 [("weak-pseudonym-secret", None, "value")], id="weak-pseudonym-secret"),
     pytest.param(add_row(SETTINGS, "名称", "另一个名称"),
-                 [("duplicate-setting", 4, "key")], id="duplicate-setting"),
+                 [("duplicate-setting", 5, "key")], id="duplicate-setting"),
 ]
 
 
@@ -234,7 +238,7 @@ def test_problems_name_their_sheet(check, base):
              add_row(SETTINGS, "颜色", "红色")]
     result = check(apply(base, edits))
     assert [(p.sheet, p.code, p.row, p.column) for p in result.problems] == [
-        ("settings", "unknown-setting", 4, "key"),
+        ("settings", "unknown-setting", 5, "key"),
         ("entries", "unknown-resident", 3, "resident_id"),
         ("redemptions", "unknown-resident", 2, "resident_id"),
     ]
@@ -510,7 +514,7 @@ def test_write_only_inline_strings_give_the_same_result(xlsx, base):
     normal = validate(open_source(xlsx(base)), AS_OF)
     inline = validate(open_source(xlsx(base, write_only=True)), AS_OF)
     assert where(inline) == where(normal) == [
-        ("unknown-setting", 4, "key"),
+        ("unknown-setting", 5, "key"),
         ("bad-phone", 3, "phone"),
         ("unknown-resident", 3, "resident_id"),
     ]
@@ -530,19 +534,20 @@ def test_settings_are_read(check, base):
     assert result.book.settings == Settings(
         site_name="幸福社区积分", organization="某某街道综治中心", site_url="https://jf.example.cn/",
         decay_after_months=12, decay_factor=Decimal("0.8"), annual_cap=1000, min_group_size=3,
-        notice_days=14, ranking_size=10,
+        notice_days=14, ranking_size=10, pseudonym_secret=SECRET,
     )
 
 
 def test_setting_keys_by_english_key_or_with_full_width_brackets(check, base):
-    base[SETTINGS] = [["项目", "值"], ["积分有效期（月）", 6], [" Annual_Cap ", 500]]
+    base[SETTINGS] = [["项目", "值"], ["积分有效期（月）", 6], [" Annual_Cap ", 500], SECRET_ROW]
     result = check(base)
     assert where(result) == []
     assert (result.book.settings.decay_after_months, result.book.settings.annual_cap) == (6, 500)
 
 
 def test_settings_sheet_in_english(check, base):
-    base["settings"] = [["key", "value"], ["decay_after_months", 0], ["site_name", "Test"]]
+    base["settings"] = [["key", "value"], ["decay_after_months", 0], ["site_name", "Test"],
+                        ["pseudonym_secret", SECRET]]
     del base[SETTINGS]
     result = check(base)
     assert where(result) == []
@@ -552,7 +557,7 @@ def test_settings_sheet_in_english(check, base):
 def test_unknown_setting_is_a_warning(check, base):
     result = check(apply(base, add_row(SETTINGS, "颜色", "红色")))
     assert [(p.code, p.row, p.column, p.severity) for p in result.problems] == [
-        ("unknown-setting", 4, "key", Severity.WARNING)]
+        ("unknown-setting", 5, "key", Severity.WARNING)]
     assert "颜色" in result.problems[0].message
     assert result.book.settings.site_name == "幸福社区积分"
 
@@ -568,32 +573,33 @@ def test_unknown_setting_is_a_warning(check, base):
     ("网站地址", "jf.example.cn"),
 ])
 def test_bad_setting_value_is_an_error_and_the_default_is_kept(check, base, key, value):
-    base[SETTINGS] = [["项目", "值"], [key, value]]
+    base[SETTINGS] = [["项目", "值"], [key, value], SECRET_ROW]
     result = check(base)
     assert [(p.code, p.row, p.column, p.severity) for p in result.problems] == [
         ("bad-setting", 2, "value", Severity.ERROR)]
     assert key in result.problems[0].message
-    assert result.book.settings == Settings()
+    assert result.book.settings == Settings(pseudonym_secret=SECRET)
 
 
 def test_duplicate_setting_uses_the_first_row(check, base):
     result = check(apply(base, add_row(SETTINGS, "名称", "另一个名称")))
-    assert where(result) == [("duplicate-setting", 4, "key")]
+    assert where(result) == [("duplicate-setting", 5, "key")]
     assert "第 2 行" in result.problems[0].message
     assert result.book.settings.site_name == "幸福社区积分"
 
 
 def test_empty_setting_value_means_default(check, base):
-    base[SETTINGS] = [["项目", "值"], ["名称", None], ["公示天数", " "]]
+    base[SETTINGS] = [["项目", "值"], ["名称", None], ["公示天数", " "], SECRET_ROW]
     result = check(base)
     assert where(result) == []
-    assert result.book.settings == Settings()
+    assert result.book.settings == Settings(pseudonym_secret=SECRET)
 
 
 def test_defaults_when_the_settings_sheet_is_missing(check, base):
     del base[SETTINGS]
     result = check(base)
-    assert where(result) == []
+    # every default holds; only the secret has none, and the site cannot be published without it
+    assert where(result) == [("weak-pseudonym-secret", None, "value")]
     assert result.book.settings == Settings()
     assert result.book.settings.decay_after_months == 12
     assert result.book.settings.decay_factor == Decimal("0.5")
