@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
+import threading
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rich.table import Table as RichTable
 
 from kit.errors import KitError, ProjectError
 from kit.pipeline import Validated, open_source, validate
-from kit.project import find_project, init_project
+from kit.project import Project, find_project, init_project
 from kit.tables import place
 
 TEXT_LIMIT_PER_SHEET = 200
@@ -184,6 +185,64 @@ def _print_statement(found, output_format: str) -> None:
             console.print(f"  {text}")
 
 
+@cli.command("build")
+@click.argument("workbook", required=False)
+@click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
+@click.option("--skip-invalid", is_flag=True, help="有错误时仍然发布，有错误的行不计入（会列出这些行）。")
+def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: bool) -> None:
+    """校验表格、计算积分，生成公开网站到 site/（全部成功后才替换旧网站）。"""
+    from kit.site import build_site
+
+    project = _project_for_build(workbook)
+    console = Console(stderr=True, highlight=False)
+    with console.status("读取并校验表格……"):
+        result = validate(open_source(project.workbook), as_of or dt.date.today())
+    if result.errors:
+        _print_text(result, project.workbook, errors_only=True)
+        if not skip_invalid:
+            console.print(f"[red]✗ 表格有 {len(result.errors)} 个错误，网站没有更新（原来的网站保持不变）。[/red]"
+                          "改正后再运行；或加 --skip-invalid 跳过有错误的行发布。")
+            sys.exit(1)
+        console.print(f"[yellow]! 已跳过上面 {len(result.errors)} 个错误所在的行。[/yellow]")
+    with console.status("生成网站……") as status:
+        built = build_site(project, result.book, result.ledger, progress=lambda step: status.update(step + "……"))
+    for warning in built.warnings:
+        console.print(f"[yellow]mkdocs 提醒：{warning}[/yellow]")
+    click.echo(f"✓ 网站已更新：{built.site_dir}（{built.files} 个文件，{built.bytes / 1e6:.1f} MB，"
+               f"统计日 {result.ledger.as_of}）。预览：kit serve")
+
+
+@cli.command("serve")
+@click.option("--port", default=8000, show_default=True, help="端口。")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="监听地址；在局域网内给别的电脑、手机看，用 0.0.0.0。")
+def serve_command(port: int, host: str) -> None:
+    """在本机预览已生成的网站（先运行 kit build）。按 Ctrl+C 停止。"""
+    from kit.serve import serve
+
+    project = _project_for_build(None)
+    if not (project.site_dir / "index.html").is_file():
+        raise ProjectError(f"还没有生成网站（{project.site_dir} 里没有 index.html），请先运行 kit build。")
+    with serve(project.site_dir, host, port) as url:
+        click.echo(f"正在预览 {project.site_dir}：请在浏览器打开 {url}　（按 Ctrl+C 停止）")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("已停止预览。")
+
+
+def _project_for_build(workbook: str | None) -> Project:
+    """The project (pages, mkdocs.yml, site folder) and the workbook to build from."""
+    project = find_project(Path.cwd())
+    if project is None:
+        raise ProjectError("当前文件夹不是积分项目（找不到 kit.toml）。请先进入项目文件夹，或运行 kit init 创建项目。")
+    for warning in project.warnings:
+        click.echo(f"提醒：{warning}", err=True)
+    if workbook:
+        project = dataclasses.replace(project, workbook=Path(workbook).resolve())
+    return project
+
+
 def problem_rows(result: Validated) -> list[dict[str, object]]:
     rows = []
     for found in result.problems:
@@ -195,14 +254,14 @@ def problem_rows(result: Validated) -> list[dict[str, object]]:
     return rows
 
 
-def _print_text(result: Validated, path: Path) -> None:
-    console = Console(highlight=False, soft_wrap=False)
+def _print_text(result: Validated, path: Path, errors_only: bool = False) -> None:
+    console = Console(highlight=False, soft_wrap=False, stderr=errors_only)
     errors, warnings = len(result.errors), len(result.warnings)
     if not result.problems:
         console.print(f"[green]✓ {path.name}：没有发现问题。[/green]")
         return
     by_sheet: dict[str, list] = defaultdict(list)
-    for found in result.problems:
+    for found in result.errors if errors_only else result.problems:
         by_sheet[place(result.tables, found).sheet].append(found)
     for sheet, found_here in by_sheet.items():
         table = RichTable(title=f"工作表“{sheet}”（{len(found_here)} 个问题）", title_justify="left",
@@ -218,6 +277,8 @@ def _print_text(result: Validated, path: Path) -> None:
         hidden = len(found_here) - TEXT_LIMIT_PER_SHEET
         if hidden > 0:
             console.print(f"……还有 {hidden} 个问题未显示。用 --format json 或 --annotate 查看全部。")
+    if errors_only:
+        return
     summary = f"{path.name}：{errors} 个错误，{warnings} 个提醒。"
     if errors:
         console.print(f"[red]✗ {summary}[/red]有错误的行不计入任何统计；改正后再运行一次。")

@@ -87,3 +87,33 @@ def check(xlsx):
 def where(validated: Validated) -> list[tuple[str, int | None, str | None]]:
     """The (code, row, column) list that tests assert on."""
     return [(p.code, p.row, p.column) for p in validated.problems]
+
+
+def make_project(root: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    """A community project folder (kit.toml, docs/, mkdocs.yml) whose ledger holds sheets."""
+    from kit.project import CONFIG_TEXT, DEFAULT_WORKBOOK, skeleton_dir
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "kit.toml").write_text(CONFIG_TEXT.format(workbook=DEFAULT_WORKBOOK), encoding="utf-8")
+    shutil.copytree(skeleton_dir() / "docs", root / "docs")
+    shutil.copyfile(skeleton_dir() / "mkdocs.yml", root / "mkdocs.yml")
+    (root / "sheets").mkdir()
+    write_xlsx(root / DEFAULT_WORKBOOK, sheets)
+    return root
+
+
+def run_kit(project: Path, *args: str):
+    """Run `kit ARGS` inside project, in process; returns click's Result."""
+    import os
+
+    from click.testing import CliRunner
+
+    from kit.cli import cli
+
+    here = os.getcwd()
+    os.chdir(project)
+    try:
+        return CliRunner().invoke(cli, list(args))
+    finally:
+        os.chdir(here)

@@ -1,0 +1,246 @@
+"""The public site: render pages into a staging folder, run mkdocs, swap into place.
+
+Nothing touches the published folder until the whole build has succeeded, so a
+failed or interrupted build leaves the previous site exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import yaml
+from markupsafe import Markup
+
+from kit import charts
+from kit.errors import KitError
+from kit.ledger import Ledger
+from kit.model import Book
+from kit.project import Project, skeleton_dir
+from kit.views import SiteView, config_text, site_view
+
+# Generated pages, in navigation order: (file, nav title, template).
+PAGES = (
+    ("index.md", "首页", "home.md.j2"),
+    ("menu.md", "积分菜单", "menu.md.j2"),
+    ("rewards.md", "兑换目录", "rewards.md.j2"),
+    ("ranking.md", "排行榜", "ranking.md.j2"),
+    ("notice.md", "积分公示", "notice.md.j2"),
+    ("dashboard.md", "数据看板", "dashboard.md.j2"),
+)
+# Hand-written pages from docs/ that have a fixed place; other docs pages follow them.
+HAND_WRITTEN = (("privacy.md", "隐私说明"),)
+ASSETS = ("kit.css",)
+
+
+class BuildError(KitError):
+    code = "build-failed"
+
+
+@dataclass(frozen=True)
+class Built:
+    site_dir: Path
+    files: int
+    bytes: int
+    warnings: tuple[str, ...]  # what mkdocs warned about
+
+
+Progress = Callable[[str], None]
+
+
+def build_site(project: Project, book: Book, ledger: Ledger, progress: Progress = lambda step: None) -> Built:
+    """Build the site for book/ledger and publish it into project.site_dir atomically."""
+    site_dir = project.site_dir
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".kit-build-", dir=site_dir.parent))
+    try:
+        progress("生成页面")
+        docs = stage / "docs"
+        view = site_view(book, ledger)
+        _copy_hand_written(project.root / "docs", docs)
+        _render_pages(project.root, docs, view)
+        config = _mkdocs_config(project.root, stage, book, docs)
+        progress("mkdocs 构建网站")
+        warnings = _run_mkdocs(config, ledger.as_of)
+        progress("发布")
+        files, size = _measure(stage / "site")
+        _swap(stage / "site", site_dir, stage)
+        return Built(site_dir, files, size, tuple(warnings))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _templates(root: Path) -> jinja2.Environment:
+    """The project's templates/ overrides the kit's own, file by file."""
+    folders = [root / "templates", skeleton_dir() / "templates"]
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(f) for f in folders if f.is_dir()]),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _copy_hand_written(source: Path, docs: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, docs)
+    else:
+        docs.mkdir(parents=True)
+    for name, _, _ in PAGES:
+        if (docs / name).exists():
+            raise BuildError(f"docs/{name} 与自动生成的页面重名，请把它改个名字（例如 docs/关于我们.md）。")
+
+
+def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
+    env = _templates(root)
+    chart_svgs = _charts(view)
+    context = dict(
+        title=view.home.site_name, organization=view.home.organization, home=view.home, menu=view.menu,
+        rewards=view.rewards, ranking=view.ranking, notice=view.notice, dashboard=view.dashboard,
+        charts=chart_svgs,
+    )
+    for name, _, template in PAGES:
+        text = env.get_template(f"pages/{template}").render(context)
+        (docs / name).write_text(text, encoding="utf-8")
+    assets = docs / "assets"
+    assets.mkdir(exist_ok=True)
+    for name in ASSETS:
+        source = root / "templates" / "assets" / name
+        if not source.is_file():
+            source = skeleton_dir() / "templates" / "assets" / name
+        shutil.copyfile(source, assets / name)
+
+
+def _charts(view: SiteView) -> dict[str, Markup]:
+    d = view.dashboard
+    svgs = {
+        "monthly_points": charts.column_chart([(m.month[2:], m.points) for m in d.months], "每月发放的积分"),
+        "monthly_people": charts.column_chart([(m.month[2:], m.participants) for m in d.months],
+                                              "每月参与的居民"),
+        "categories": charts.bar_chart([(s.label, s.points) for s in d.categories], "各类活动的积分"),
+        "grids": charts.bar_chart([(g.grid, g.rate) for g in d.grids], "各网格参与率", percent=True),
+    }
+    return {k: Markup(v) for k, v in svgs.items()}  # charts escape their own labels
+
+
+def _nav(docs: Path) -> list[dict[str, str]]:
+    nav = [{title: name} for name, title, _ in PAGES]
+    fixed = {name for name, _ in HAND_WRITTEN}
+    nav += [{title: name} for name, title in HAND_WRITTEN if (docs / name).exists()]
+    for path in sorted(docs.rglob("*.md")):
+        relative = path.relative_to(docs).as_posix()
+        if relative not in fixed and relative not in {p[0] for p in PAGES}:
+            nav.append({path.stem: relative})
+    return nav
+
+
+def _mkdocs_config(root: Path, stage: Path, book: Book, docs: Path) -> Path:
+    """The project's mkdocs.yml (appearance) with what the kit must control set on top."""
+    user_file = root / "mkdocs.yml"
+    if not user_file.is_file():
+        user_file = skeleton_dir() / "mkdocs.yml"
+    try:
+        config = yaml.safe_load(user_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise BuildError(f"{user_file} 格式有误：{exc}") from None
+    settings = book.settings
+    theme = config.get("theme") if isinstance(config.get("theme"), dict) else {}
+    theme.update(name="material", language="zh", font=False)  # no Google Fonts: blocked in mainland China
+    extra = config.get("extra") if isinstance(config.get("extra"), dict) else {}
+    extra["generator"] = False  # no link to the theme's site in every footer
+    config.update(
+        site_name=config_text(settings.site_name, "社区积分"),
+        site_url=settings.site_url or None,
+        copyright=config_text(settings.organization, "") or None,
+        docs_dir=str(docs),
+        site_dir=str(stage / "site"),
+        use_directory_urls=True,
+        theme=theme,
+        extra=extra,
+        extra_css=["assets/kit.css"],
+        nav=_nav(docs),
+        plugins=[{"search": {"lang": "zh"}}],
+    )
+    for key in ("repo_url", "repo_name", "edit_uri", "extra_javascript", "google_analytics"):
+        config.pop(key, None)  # nothing may point at another host
+    path = stage / "mkdocs.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    return path
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _quiet_build(as_of: dt.date) -> Iterator[_Collect]:
+    """Reproducible dates (SOURCE_DATE_EPOCH) and mkdocs' log captured, not printed."""
+    epoch = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc).timestamp()
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(epoch))
+    collector = _Collect()
+    loggers = [logging.getLogger(n) for n in ("mkdocs", "jieba", "material")]
+    saved_state = [(lg, lg.level, lg.propagate, list(lg.handlers)) for lg in loggers]
+    for lg in loggers:
+        lg.handlers = [collector] if lg.name == "mkdocs" else []
+        lg.propagate = False
+        lg.setLevel(logging.WARNING)
+    try:
+        yield collector
+    finally:
+        for lg, level, propagate, handlers in saved_state:
+            lg.setLevel(level)
+            lg.propagate = propagate
+            lg.handlers = handlers
+        if saved is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+
+
+def _run_mkdocs(config_file: Path, as_of: dt.date) -> list[str]:
+    import jieba  # material segments Chinese for search only when jieba imports
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    jieba.setLogLevel(logging.WARNING)
+    with _quiet_build(as_of) as collector:
+        try:
+            config = load_config(str(config_file))
+            build(config)
+        except (MkDocsException, OSError) as exc:
+            raise BuildError(f"网站生成失败：{exc}。原来的网站没有改动。") from None
+    return [m for m in collector.messages if "Material for MkDocs" not in m]
+
+
+def _measure(folder: Path) -> tuple[int, int]:
+    sizes = [p.stat().st_size for p in folder.rglob("*") if p.is_file()]
+    return len(sizes), sum(sizes)
+
+
+def _swap(new: Path, site_dir: Path, stage: Path) -> None:
+    """Replace site_dir by new; the old site moves aside first and is restored on failure."""
+    old = stage / "old-site"
+    had_old = site_dir.exists()
+    if had_old:
+        os.replace(site_dir, old)
+    try:
+        os.replace(new, site_dir)
+    except OSError:
+        if had_old:
+            os.replace(old, site_dir)
+        raise
+

@@ -1,0 +1,356 @@
+"""What each public page shows, built from the book and the ledger.
+
+Privacy is applied here (through kit.privacy) and only here: the views carry
+display names and aggregates, never names, ids, phones, notes or tokens.
+Templates only display these frozen objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from kit.ledger import Award, Ledger
+from kit.model import Bonus, Book, Rule
+from kit.privacy import Names, public_names, suppress
+from kit.schema import REWARD_KINDS, choice_label
+
+UNSAFE_CONFIG_TEXT = re.compile(r"[<>&\"'`{}\[\]|*_#\\\x00-\x1f\x7f]")
+
+
+def config_text(text: str, fallback: str) -> str:
+    """Workbook text that goes into mkdocs.yml (site name, footer): plain words only,
+    because the theme prints it without escaping."""
+    cleaned = UNSAFE_CONFIG_TEXT.sub("", text).strip()[:60]
+    return cleaned or fallback
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: int | None  # None: suppressed (too few residents)
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class HomeView:
+    site_name: str
+    organization: str
+    as_of: dt.date
+    figures: tuple[Figure, ...]
+
+
+@dataclass(frozen=True)
+class RuleLine:
+    name: str
+    points: int
+    unit: str
+    daily_cap: int
+    double_review: bool
+    audience: str
+    description: str
+
+
+@dataclass(frozen=True)
+class MenuView:
+    categories: tuple[tuple[str, tuple[RuleLine, ...]], ...]
+    bonuses: tuple[tuple[str, str], ...]  # (name, in words)
+    annual_cap: int
+    decay_after_months: int
+    decay_factor: str
+
+
+@dataclass(frozen=True)
+class RewardLine:
+    name: str
+    kind: str
+    cost: int
+    stock_left: int | None  # None: unlimited
+    description: str
+
+
+@dataclass(frozen=True)
+class RankRow:
+    rank: int
+    name: str  # masked name or pseudonym
+    grid: str
+    points: int
+
+
+@dataclass(frozen=True)
+class Board:
+    title: str
+    rows: tuple[RankRow, ...]
+    suppressed: bool  # too few residents to publish
+
+
+@dataclass(frozen=True)
+class RankingView:
+    period_year: str
+    period_month: str
+    community: tuple[Board, Board]  # year, month
+    grids: tuple[tuple[str, Board, Board], ...]  # (grid name, year, month)
+    size: int
+    min_group_size: int
+
+
+@dataclass(frozen=True)
+class NoticeLine:
+    date: dt.date
+    name: str
+    grid: str
+    activity: str
+    points: int
+    under_appeal: bool
+    deadline: dt.date
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    start: dt.date
+    end: dt.date
+    days: int
+    lines: tuple[NoticeLine, ...]
+
+
+@dataclass(frozen=True)
+class MonthPoint:
+    month: str  # 2026-03
+    points: int | None
+    participants: int | None
+
+
+@dataclass(frozen=True)
+class Share:
+    label: str
+    points: int | None
+    participants: int | None
+
+
+@dataclass(frozen=True)
+class GridRate:
+    grid: str
+    registered: int | None
+    participants: int | None
+    rate: float | None  # participants / registered
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    year: int
+    months: tuple[MonthPoint, ...]
+    categories: tuple[Share, ...]
+    grids: tuple[GridRate, ...]
+    min_group_size: int
+
+
+@dataclass(frozen=True)
+class SiteView:
+    home: HomeView
+    menu: MenuView
+    rewards: tuple[RewardLine, ...]
+    ranking: RankingView
+    notice: NoticeView
+    dashboard: DashboardView
+
+
+def site_view(book: Book, ledger: Ledger) -> SiteView:
+    names = public_names(book.settings.pseudonym_secret, book.residents)
+    context = _Context(book, ledger, names)
+    return SiteView(
+        home=home_view(context),
+        menu=menu_view(book, ledger.as_of),
+        rewards=reward_lines(book, ledger),
+        ranking=ranking_view(context),
+        notice=notice_view(context),
+        dashboard=dashboard_view(context),
+    )
+
+
+class _Context:
+    """Lookups shared by the view builders."""
+
+    def __init__(self, book: Book, ledger: Ledger, names: Names):
+        self.book, self.ledger, self.names = book, ledger, names
+        self.as_of = ledger.as_of
+        self.minimum = book.settings.min_group_size
+        self.rules = {r.code: r for r in book.rules}
+        self.grid_names = {g.grid_id: g.grid_name for g in book.grids}
+        self.residents = {r.resident_id: r for r in book.residents}
+        self.active = {r.resident_id for r in book.residents if r.status == "active"}
+        self.awards = sorted(ledger.awards.values(), key=lambda a: (a.entry.date, a.entry.row))
+
+    def grid_of(self, resident_id: str) -> str:
+        return self.grid_names.get(self.residents[resident_id].grid_id, "")
+
+    def awards_between(self, start: dt.date, end: dt.date) -> list[Award]:
+        return [a for a in self.awards if start <= a.entry.date <= end]
+
+
+def _count(value: int, people: int, minimum: int) -> int | None:
+    return value if people >= minimum else None
+
+
+def home_view(c: _Context) -> HomeView:
+    settings = c.book.settings
+    year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
+    people = {a.entry.resident_id for a in year}
+    redeemed = [r for r in c.ledger.redemptions if r.date.year == c.as_of.year]
+    redeemers = {r.resident_id for r in redeemed}
+    figures = (
+        Figure("在册居民", _count(len(c.active), len(c.active), c.minimum), "人"),
+        Figure(f"{c.as_of.year} 年参与居民", _count(len(people), len(people), c.minimum), "人"),
+        Figure(f"{c.as_of.year} 年发放积分", _count(sum(a.points for a in year), len(people), c.minimum), "分"),
+        Figure(f"{c.as_of.year} 年兑换次数", _count(len(redeemed), len(redeemers), c.minimum), "次"),
+        Figure("积分项目", sum(1 for r in c.book.rules if r.active), "项"),
+        Figure("可兑换奖品", len(c.book.rewards), "种"),
+    )
+    return HomeView(config_text(settings.site_name, "社区积分"), config_text(settings.organization, ""),
+                    c.as_of, figures)
+
+
+def menu_view(book: Book, as_of: dt.date) -> MenuView:
+    by_category: dict[str, list[RuleLine]] = defaultdict(list)
+    for rule in book.rules:
+        if rule.active:
+            by_category[rule.category].append(RuleLine(
+                rule.name, rule.points, rule.unit, rule.daily_cap, rule.double_review,
+                rule.audience or "所有居民", rule.description or ""))
+    rules = {r.code: r for r in book.rules}
+    bonuses = tuple((b.name, bonus_in_words(b, rules)) for b in book.bonuses
+                    if b.end_date is None or b.end_date >= as_of)
+    factor = book.settings.decay_factor
+    return MenuView(tuple((k, tuple(v)) for k, v in by_category.items()), bonuses,
+                    book.settings.annual_cap, book.settings.decay_after_months, _number(factor))
+
+
+def bonus_in_words(bonus: Bonus, rules: dict[str, Rule]) -> str:
+    """e.g. 治安巡逻，每天 20:00–06:00，积分 ×2"""
+    parts = []
+    if bonus.rule_code:
+        rule = rules.get(bonus.rule_code)
+        parts.append(rule.name if rule else bonus.rule_code)
+    elif bonus.category:
+        parts.append(f"“{bonus.category}”类活动")
+    else:
+        parts.append("所有活动")
+    if bonus.start_date and bonus.end_date:
+        parts.append(f"{bonus.start_date} 至 {bonus.end_date}")
+    elif bonus.start_date:
+        parts.append(f"{bonus.start_date} 起")
+    elif bonus.end_date:
+        parts.append(f"至 {bonus.end_date}")
+    if bonus.start_time or bonus.end_time:
+        start = bonus.start_time.strftime("%H:%M") if bonus.start_time else "00:00"
+        end = bonus.end_time.strftime("%H:%M") if bonus.end_time else "24:00"
+        parts.append(f"每天 {start}–{end}")
+    factor = _number(bonus.multiplier)
+    parts.append("积分双倍" if factor == "2" else f"积分 ×{factor}")
+    return "，".join(parts)
+
+
+def reward_lines(book: Book, ledger: Ledger) -> tuple[RewardLine, ...]:
+    return tuple(
+        RewardLine(r.name, choice_label(REWARD_KINDS, r.kind), r.cost,
+                   None if r.stock is None else max(0, r.stock - ledger.stock_used.get(r.code, 0)),
+                   r.description or "")
+        for r in book.rewards
+    )
+
+
+def _board(c: _Context, title: str, awards: list[Award], grid_id: str | None) -> Board:
+    totals: Counter[str] = Counter()
+    for award in awards:
+        rid = award.entry.resident_id
+        if rid in c.active and (grid_id is None or c.residents[rid].grid_id == grid_id):
+            totals[rid] += award.points
+    ranked = sorted(((p, c.names.display[rid], rid) for rid, p in totals.items() if p > 0),
+                    key=lambda t: (-t[0], t[1]))
+    if len(ranked) < c.minimum:
+        return Board(title, (), True)
+    rows, rank, last = [], 0, None
+    for index, (points, name, rid) in enumerate(ranked[:c.book.settings.ranking_size]):
+        if points != last:
+            rank, last = index + 1, points
+        rows.append(RankRow(rank, name, c.grid_of(rid), points))
+    return Board(title, tuple(rows), False)
+
+
+def ranking_view(c: _Context) -> RankingView:
+    year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
+    month = c.awards_between(c.as_of.replace(day=1), c.as_of)
+    year_label, month_label = f"{c.as_of.year} 年", f"{c.as_of.year} 年 {c.as_of.month} 月"
+    grids = tuple(
+        (g.grid_name, _board(c, f"{g.grid_name} · {year_label}", year, g.grid_id),
+         _board(c, f"{g.grid_name} · {month_label}", month, g.grid_id))
+        for g in c.book.grids
+    )
+    return RankingView(year_label, month_label,
+                       (_board(c, f"全社区 · {year_label}", year, None),
+                        _board(c, f"全社区 · {month_label}", month, None)),
+                       grids, c.book.settings.ranking_size, c.minimum)
+
+
+def notice_view(c: _Context) -> NoticeView:
+    days = c.book.settings.notice_days
+    start = c.as_of - dt.timedelta(days=days - 1)
+    lines = []
+    for award in reversed(c.awards_between(start, c.as_of)):
+        entry, rule = award.entry, c.rules[award.entry.rule_code]
+        lines.append(NoticeLine(
+            entry.date, c.names.display[entry.resident_id], c.grid_of(entry.resident_id),
+            f"{rule.name} {_number(entry.quantity)} {rule.unit}", award.points,
+            entry.entry_id in c.ledger.under_appeal, entry.date + dt.timedelta(days=days)))
+    return NoticeView(start, c.as_of, days, tuple(lines))
+
+
+def dashboard_view(c: _Context, months: int = 12) -> DashboardView:
+    minimum = c.minimum
+    first = _month_start(c.as_of, months - 1)
+    by_month: dict[str, list[Award]] = defaultdict(list)
+    for award in c.awards_between(first, c.as_of):
+        by_month[award.entry.date.strftime("%Y-%m")].append(award)
+    series = []
+    for back in range(months - 1, -1, -1):
+        key = _month_start(c.as_of, back).strftime("%Y-%m")
+        awards = by_month.get(key, [])
+        people = len({a.entry.resident_id for a in awards})
+        series.append(MonthPoint(key, _count(sum(a.points for a in awards), people, minimum),
+                                 _count(people, people, minimum)))
+
+    year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
+    cat_points: Counter[str] = Counter()
+    cat_people: dict[str, set[str]] = defaultdict(set)
+    for award in year:
+        category = c.rules[award.entry.rule_code].category
+        cat_points[category] += award.points
+        cat_people[category].add(award.entry.resident_id)
+    people_count = {k: len(v) for k, v in cat_people.items()}
+    shown = suppress(cat_points, people_count, minimum)
+    shown_people = suppress(people_count, people_count, minimum)
+    categories = tuple(Share(k, shown[k], shown_people[k]) for k in sorted(cat_points, key=lambda k: -cat_points[k]))
+
+    registered = Counter(c.residents[rid].grid_id for rid in c.active)
+    participants = Counter(c.residents[rid].grid_id for rid in {a.entry.resident_id for a in year} if rid in c.active)
+    grid_ids = [g.grid_id for g in c.book.grids]
+    people = {g: min(registered[g], participants[g]) if participants[g] else 0 for g in grid_ids}
+    shown_registered = suppress({g: registered[g] for g in grid_ids}, {g: registered[g] for g in grid_ids}, minimum)
+    shown_participants = suppress({g: participants[g] for g in grid_ids}, people, minimum)
+    grids = []
+    for g in c.book.grids:
+        reg, part = shown_registered[g.grid_id], shown_participants[g.grid_id]
+        rate = part / reg if reg and part is not None else None
+        grids.append(GridRate(g.grid_name, reg, part, rate))
+    return DashboardView(c.as_of.year, tuple(series), categories, tuple(grids), minimum)
+
+
+def _month_start(day: dt.date, back: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _number(value) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
