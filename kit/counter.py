@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from kit.ledger import Event, Ledger, bonus_matches
 from kit.model import Book, Entry
+from kit.numbers import plain_number
 from kit.schema import ENTRY_STATUS, choice_label
 
 BALANCE_KEYS = ("resident_id", "name", "grid_id", "earned", "redeemed", "decayed", "balance", "expiring_30d")
@@ -108,7 +109,7 @@ class _Describer:
         rule = self.rules.get(entry.rule_code)
         if rule is None:
             return entry.rule_code
-        return f"{rule.name} {_number(entry.quantity)} {rule.unit}"
+        return f"{rule.name} {plain_number(entry.quantity)} {rule.unit}"
 
     def __call__(self, event: Event) -> str:
         if event.kind == "earned":
@@ -118,7 +119,7 @@ class _Describer:
                 rule = self.rules[award.entry.rule_code]
                 bonus = next((b.name for b in self.book.bonuses
                               if b.multiplier == award.multiplier and bonus_matches(b, rule, award.entry)), "加分")
-                text += f"（{bonus} ×{_number(award.multiplier)}）"
+                text += f"（{bonus} ×{plain_number(award.multiplier)}）"
             return text
         if event.kind == "capped":
             award = self.ledger.awards[event.row]
@@ -131,12 +132,8 @@ class _Describer:
             return f"申诉 {appeal.appeal_id} 更正：记录 {appeal.entry_id} 改为 {appeal.corrected_points} 分"
         if event.kind == "decayed":
             earned_on = self.entries[event.row].date
-            return f"{earned_on} 获得的积分满期未用，乘以 {_number(self.factor)}"
+            return f"{earned_on} 获得的积分满期未用，乘以 {plain_number(self.factor)}"
         reward = self.rewards.get(event.ref)
         quantity = self.redemptions[event.row].quantity
         return f"兑换 {reward.name if reward else event.ref}" + (f" ×{quantity}" if quantity != 1 else "")
 
-
-def _number(value) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text

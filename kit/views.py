@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kit.ledger import Award, Ledger
 from kit.model import Bonus, Book, Rule
+from kit.numbers import plain_number
 from kit.privacy import Names, public_names, suppress
 from kit.schema import REWARD_KINDS, choice_label
 
@@ -223,7 +224,7 @@ def menu_view(book: Book, as_of: dt.date) -> MenuView:
                     if b.end_date is None or b.end_date >= as_of)
     factor = book.settings.decay_factor
     return MenuView(tuple((k, tuple(v)) for k, v in by_category.items()), bonuses,
-                    book.settings.annual_cap, book.settings.decay_after_months, _number(factor))
+                    book.settings.annual_cap, book.settings.decay_after_months, plain_number(factor))
 
 
 def bonus_in_words(bonus: Bonus, rules: dict[str, Rule]) -> str:
@@ -246,7 +247,7 @@ def bonus_in_words(bonus: Bonus, rules: dict[str, Rule]) -> str:
         start = bonus.start_time.strftime("%H:%M") if bonus.start_time else "00:00"
         end = bonus.end_time.strftime("%H:%M") if bonus.end_time else "24:00"
         parts.append(f"每天 {start}–{end}")
-    factor = _number(bonus.multiplier)
+    factor = plain_number(bonus.multiplier)
     parts.append("积分双倍" if factor == "2" else f"积分 ×{factor}")
     return "，".join(parts)
 
@@ -301,7 +302,7 @@ def notice_view(c: _Context) -> NoticeView:
         entry, rule = award.entry, c.rules[award.entry.rule_code]
         lines.append(NoticeLine(
             entry.date, c.names.display[entry.resident_id], c.grid_of(entry.resident_id),
-            f"{rule.name} {_number(entry.quantity)} {rule.unit}", award.points,
+            f"{rule.name} {plain_number(entry.quantity)} {rule.unit}", award.points,
             entry.entry_id in c.ledger.under_appeal, entry.date + dt.timedelta(days=days)))
     return NoticeView(start, c.as_of, days, tuple(lines))
 
@@ -350,7 +351,3 @@ def _month_start(day: dt.date, back: int) -> dt.date:
     index = day.year * 12 + day.month - 1 - back
     return dt.date(index // 12, index % 12 + 1, 1)
 
-
-def _number(value) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
