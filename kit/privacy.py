@@ -34,7 +34,7 @@ SUPPRESSED = None  # a suppressed aggregate
 
 def masked_name(name: str) -> str:
     """张三丰 → 张*丰, 李四 → 李*, 欧阳振华 → 欧阳*华, 欧阳华 → 欧阳*."""
-    name = name.strip()
+    name = "".join(name.split())  # rosters pad two-character names: 李　四
     surname = next((s for s in COMPOUND_SURNAMES if name.startswith(s) and len(name) > len(s)), name[:1])
     given = name[len(surname):]
     return surname + "*" + (given[-1] if len(given) > 1 else "")
@@ -78,11 +78,13 @@ def public_names(secret: str, residents: Iterable[Resident]) -> Names:
     return Names(display, pseudo)
 
 
-def suppress(counts: Mapping[str, int], people: Mapping[str, int], minimum: int) -> dict[str, int | None]:
-    """Hide cells over fewer than `minimum` distinct residents, and when exactly one
-    cell is hidden hide the next smallest too, so a published total cannot reveal it."""
-    hidden = {key for key, n in people.items() if n < minimum}
-    if len(hidden) == 1 and len(people) > 1:
-        rest = sorted((n, key) for key, n in people.items() if key not in hidden)
-        hidden.add(rest[0][1])
+def suppress(counts: Mapping[str, int], people: Mapping[str, int], minimum: int,
+             complement: bool = True) -> dict[str, int | None]:
+    """Hide cells over fewer than `minimum` distinct residents (a cell over nobody is
+    no one's data), and when exactly one cell is hidden hide the next smallest too,
+    so a published total cannot reveal it (complement=False where no total is published)."""
+    hidden = {key for key, n in people.items() if 0 < n < minimum}
+    if complement and len(hidden) == 1 and len(people) > 1:
+        rest = sorted((n == 0, n, key) for key, n in people.items() if key not in hidden)
+        hidden.add(rest[0][2])  # the smallest cell that has people, if any
     return {key: (SUPPRESSED if key in hidden else value) for key, value in counts.items()}

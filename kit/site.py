@@ -93,6 +93,12 @@ def _copy_hand_written(source: Path, docs: Path) -> None:
         shutil.copytree(source, docs)
     else:
         docs.mkdir(parents=True)
+    for page in sorted(docs.rglob("*.md")):
+        try:
+            page.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise BuildError(f"docs/{page.relative_to(docs).as_posix()} 不是 UTF-8 编码，请用记事本“另存为”时"
+                             "把编码选为 UTF-8 后再试。") from None
     for name, _, _ in PAGES:
         if (docs / name).exists():
             raise BuildError(f"docs/{name} 与自动生成的页面重名，请把它改个名字（例如 docs/关于我们.md）。")
@@ -107,7 +113,12 @@ def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
         charts=chart_svgs,
     )
     for name, _, template in PAGES:
-        text = env.get_template(f"pages/{template}").render(context)
+        try:
+            text = env.get_template(f"pages/{template}").render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise BuildError(f"页面模板 {exc.filename or template} 第 {exc.lineno} 行有语法错误：{exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise BuildError(f"页面模板 pages/{template} 出错：{exc}。如果改过 templates/ 里的模板，请检查。") from None
         (docs / name).write_text(text, encoding="utf-8")
     assets = docs / "assets"
     assets.mkdir(exist_ok=True)
@@ -148,8 +159,10 @@ def _mkdocs_config(root: Path, stage: Path, book: Book, docs: Path) -> Path:
         user_file = skeleton_dir() / "mkdocs.yml"
     try:
         config = yaml.safe_load(user_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise BuildError(f"{user_file} 格式有误：{exc}") from None
+    if not isinstance(config, dict):
+        raise BuildError(f"{user_file} 格式有误：最外层应是“名称: 值”的设置，而不是列表或文字。")
     settings = book.settings
     theme = config.get("theme") if isinstance(config.get("theme"), dict) else {}
     theme.update(name="material", language="zh", font=False)  # no Google Fonts: blocked in mainland China
@@ -222,7 +235,8 @@ def _run_mkdocs(config_file: Path, as_of: dt.date) -> list[str]:
             config = load_config(str(config_file))
             build(config)
         except (MkDocsException, OSError) as exc:
-            raise BuildError(f"网站生成失败：{exc}。原来的网站没有改动。") from None
+            reasons = "；".join(collector.messages) or str(exc)
+            raise BuildError(f"网站生成失败（mkdocs.yml 或 docs/ 里的页面有问题）：{reasons}。原来的网站没有改动。") from None
     return [m for m in collector.messages if "Material for MkDocs" not in m]
 
 

@@ -18,13 +18,14 @@ from kit.numbers import plain_number
 from kit.privacy import Names, public_names, suppress
 from kit.schema import REWARD_KINDS, choice_label
 
+TAG = re.compile(r"<[^>]*>")
 UNSAFE_CONFIG_TEXT = re.compile(r"[<>&\"'`{}\[\]|*_#\\\x00-\x1f\x7f]")
 
 
 def config_text(text: str, fallback: str) -> str:
     """Workbook text that goes into mkdocs.yml (site name, footer): plain words only,
     because the theme prints it without escaping."""
-    cleaned = UNSAFE_CONFIG_TEXT.sub("", text).strip()[:60]
+    cleaned = UNSAFE_CONFIG_TEXT.sub("", TAG.sub("", text)).strip()[:60]
     return cleaned or fallback
 
 
@@ -191,7 +192,7 @@ class _Context:
 
 
 def _count(value: int, people: int, minimum: int) -> int | None:
-    return value if people >= minimum else None
+    return value if people == 0 or people >= minimum else None
 
 
 def home_view(c: _Context) -> HomeView:
@@ -313,13 +314,19 @@ def dashboard_view(c: _Context, months: int = 12) -> DashboardView:
     by_month: dict[str, list[Award]] = defaultdict(list)
     for award in c.awards_between(first, c.as_of):
         by_month[award.entry.date.strftime("%Y-%m")].append(award)
-    series = []
-    for back in range(months - 1, -1, -1):
-        key = _month_start(c.as_of, back).strftime("%Y-%m")
-        awards = by_month.get(key, [])
-        people = len({a.entry.resident_id for a in awards})
-        series.append(MonthPoint(key, _count(sum(a.points for a in awards), people, minimum),
-                                 _count(people, people, minimum)))
+    keys = [_month_start(c.as_of, back).strftime("%Y-%m") for back in range(months - 1, -1, -1)]
+    points = {k: sum(a.points for a in by_month.get(k, [])) for k in keys}
+    people = {k: len({a.entry.resident_id for a in by_month.get(k, [])}) for k in keys}
+    shown_points: dict[str, int | None] = {}
+    shown_people: dict[str, int | None] = {}
+    for year in sorted({k[:4] for k in keys}):
+        in_year = [k for k in keys if k[:4] == year]
+        # this year's total is on the home page: hide its small months in pairs
+        pairs = year == str(c.as_of.year)
+        year_people = {k: people[k] for k in in_year}
+        shown_points |= suppress({k: points[k] for k in in_year}, year_people, minimum, pairs)
+        shown_people |= suppress(year_people, year_people, minimum, pairs)
+    series = [MonthPoint(k, shown_points[k], shown_people[k]) for k in keys]
 
     year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
     cat_points: Counter[str] = Counter()
