@@ -36,7 +36,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from kit.example import (BONUSES, CATEGORY_WEIGHTS, COMPOUND, END, GIVEN, GRID_WEIGHTS, NOTES,
-                         REWARDS, RULES, SETTINGS, STAFF, START, SURNAMES)
+                         REWARDS, RULES, SETTINGS, STAFF, START, SURNAMES, appeals)
 from kit.files import save_workbook
 from kit.model import (Appeal, Book, Entry, Grid, Redemption, Resident, Reward, Settings,
                        Staff)
@@ -65,7 +65,6 @@ OLD_STREET = 3  # column of CATEGORY_WEIGHTS for old streets (rarely join 环境
 HOURS = (6, 7, 8, 9, 14, 15, 16, 19, 20, 20, 21, 21, 22, 23, 5)  # patrols, as in the example
 HOUR_QUANTITIES = (Decimal(1), Decimal("1.5"), Decimal(2), Decimal(2), Decimal(3))
 COUNT_QUANTITIES = (Decimal(1), Decimal(1), Decimal(1), Decimal(2))
-REASONS = ("巡逻时长登记少了", "记录的日期不对", "不是本人参加的活动", "数量登记错误")
 
 REDEMPTION_START = 150  # days after START before anyone redeems
 REDEMPTION_WINDOW = 182  # days; lots this young have never decayed
@@ -103,7 +102,7 @@ def big_book(residents: int = RESIDENTS, entries: int = ENTRIES, redemptions: in
         world = _world(rng)
         people = _residents(rng, world, residents)
         entry_rows, entry_people = _entries(rng, world, people, entries)
-        appeal_rows = _appeals(rng, entry_rows, round(entries * APPEAL_SHARE))
+        appeal_rows = appeals(rng, entry_rows, round(entries * APPEAL_SHARE))
         settings = dataclasses.replace(SETTINGS, site_name="示例街道社区积分",
                                        organization="示例街道综治中心")
         rewards = _rewards(redemptions)
@@ -248,31 +247,6 @@ def _entries(rng: random.Random, world: _World, people: _People,
         entry_people.append(person)
     return entries, entry_people
 
-
-def _appeals(rng: random.Random, entries: list[Entry], count: int) -> list[Appeal]:
-    """As in the example: mostly on older entries and decided, a few recent and open."""
-    rules = {r.code: r for r in RULES}
-    approved = [e for e in entries if e.status == "approved"]
-    recent = [e for e in approved if (END - e.date).days < 6]
-    older = [e for e in approved if (END - e.date).days >= 30]
-    n_recent = min(len(recent), round(count * 3 / 45))
-    n_older = min(len(older), count - n_recent)
-    picked = sorted(rng.sample(older, n_older) + rng.sample(recent, n_recent), key=lambda e: e.row)
-    width = max(4, len(str(len(picked))))
-    appeals = []
-    for number, entry in enumerate(picked, start=1):
-        filed = min(entry.date + dt.timedelta(days=rng.randint(1, 6)), END)
-        status = "open" if (END - filed).days < 10 else rng.choice(("upheld", "upheld", "corrected"))
-        corrected = resolved = None
-        if status == "corrected":
-            points = rules[entry.rule_code].points
-            full = int(points * entry.quantity)
-            corrected = rng.choice((0, full // 2, full + points))
-        if status != "open":
-            resolved = min(filed + dt.timedelta(days=rng.randint(1, 12)), END)
-        appeals.append(Appeal(number + 1, f"A{number:0{width}d}", filed, entry.resident_id,
-                              entry.entry_id, rng.choice(REASONS), status, corrected, resolved))
-    return appeals
 
 
 def _rewards(redemptions: int) -> tuple[Reward, ...]:

@@ -103,6 +103,7 @@ REWARDS = (
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
 COMPOUND = ("欧阳", "司马", "诸葛", "上官")
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰建国志红梅文海燕德福春兰国庆淑珍"
+REASONS = ("巡逻时长登记少了", "记录的日期不对", "不是本人参加的活动", "数量登记错误")
 NOTES = ("东门一带", "配合物业", "夜间值守", "居民反映", "楼栋长推荐", None, None, None)
 
 # category → propensity per grid (G4, the old street, rarely joins 环境整治)
@@ -127,13 +128,13 @@ def example_book(seed: int = SEED) -> Book:
     rng = random.Random(seed)
     people = _residents(rng)
     entries = _entries(rng, people)
-    appeals = _appeals(rng, entries)
-    redemptions = _redemptions(rng, people, entries, appeals)
+    appeal_rows = appeals(rng, entries)
+    redemptions = _redemptions(rng, people, entries, appeal_rows)
     return Book(
         settings=SETTINGS, grids=GRIDS, staff=STAFF,
         residents=tuple(p.resident for p in people), rules=RULES, bonuses=BONUSES,
         entries=tuple(entries), rewards=REWARDS, redemptions=tuple(redemptions),
-        appeals=tuple(appeals),
+        appeals=tuple(appeal_rows),
     )
 
 
@@ -210,26 +211,31 @@ def _quantity(rng: random.Random, rule: Rule) -> Decimal:
     return Decimal(rng.choice((1, 1, 1, 2)))
 
 
-def _appeals(rng: random.Random, entries: list[Entry]) -> list[Appeal]:
+def appeals(rng: random.Random, entries: list[Entry], count: int = 45) -> list[Appeal]:
+    """count appeals on approved entries; a few recent ones are still open."""
+    """As in the example: mostly on older entries and decided, a few recent and open."""
     rules = {r.code: r for r in RULES}
     approved = [e for e in entries if e.status == "approved"]
     recent = [e for e in approved if (END - e.date).days < 6]
     older = [e for e in approved if (END - e.date).days >= 30]
-    picked = sorted(rng.sample(older, 42) + rng.sample(recent, 3), key=lambda e: e.row)
-    appeals = []
+    n_recent = min(len(recent), round(count * 3 / 45))
+    n_older = min(len(older), count - n_recent)
+    picked = sorted(rng.sample(older, n_older) + rng.sample(recent, n_recent), key=lambda e: e.row)
+    width = max(4, len(str(len(picked))))
+    found = []
     for number, entry in enumerate(picked, start=1):
         filed = min(entry.date + dt.timedelta(days=rng.randint(1, 6)), END)
         status = "open" if (END - filed).days < 10 else rng.choice(("upheld", "upheld", "corrected"))
         corrected = resolved = None
         if status == "corrected":
-            full = int(rules[entry.rule_code].points * entry.quantity)
-            corrected = rng.choice((0, full // 2, full + rules[entry.rule_code].points))
+            points = rules[entry.rule_code].points
+            full = int(points * entry.quantity)
+            corrected = rng.choice((0, full // 2, full + points))
         if status != "open":
             resolved = min(filed + dt.timedelta(days=rng.randint(1, 12)), END)
-        reason = rng.choice(("巡逻时长登记少了", "记录的日期不对", "不是本人参加的活动", "数量登记错误"))
-        appeals.append(Appeal(number + 1, f"A{number:04d}", filed, entry.resident_id,
-                              entry.entry_id, reason, status, corrected, resolved))
-    return appeals
+        found.append(Appeal(number + 1, f"A{number:0{width}d}", filed, entry.resident_id,
+                              entry.entry_id, rng.choice(REASONS), status, corrected, resolved))
+    return found
 
 
 def _redemptions(rng, people, entries, appeals) -> list[Redemption]:
