@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from kit.model import (Appeal, Bonus, Book, Entry, Grid, Redemption, Resident, Reward, Rule,
                        Settings, Staff)
+from kit.tokens import ALPHABET, LENGTH
 
 SEED = 20261127
 START = dt.date(2024, 11, 16)
@@ -126,7 +127,7 @@ class _Person:
 
 def example_book(seed: int = SEED) -> Book:
     rng = random.Random(seed)
-    people = _residents(rng)
+    people = _residents(rng, seed)
     entries = _entries(rng, people)
     appeal_rows = appeals(rng, entries)
     redemptions = _redemptions(rng, people, entries, appeal_rows)
@@ -144,7 +145,8 @@ def _name(rng: random.Random) -> str:
     return surname + given
 
 
-def _residents(rng: random.Random) -> list[_Person]:
+def _residents(rng: random.Random, seed: int) -> list[_Person]:
+    cards = random.Random(f"cards-{seed}")  # its own stream: tokens do not shift the other data
     people = []
     for number in range(1, RESIDENTS + 1):
         grid_index = rng.choices(range(4), GRID_WEIGHTS)[0]
@@ -155,7 +157,8 @@ def _residents(rng: random.Random) -> list[_Person]:
             row=number + 1, resident_id=f"R{number:04d}", name=_name(rng),
             grid_id=GRIDS[grid_index].grid_id, birth_year=birth,
             phone=f"13{rng.randint(0, 9)}{rng.randint(0, 99999999):08d}",
-            name_consent=rng.random() < 0.4, card_token=None,
+            name_consent=rng.random() < 0.4,
+            card_token="".join(cards.choice(ALPHABET) for _ in range(LENGTH)) if number % 10 else None,
             status="moved" if rng.random() < 0.03 else "active",
         )
         people.append(_Person(resident, weight, grid_index))

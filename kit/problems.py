@@ -52,6 +52,8 @@ CODES: tuple[Code, ...] = (
     Code("bad-choice", E, "选项不对", "“{value}”不是可选的值，请从下拉列表中选择：{options}。"),
     Code("bad-year", W, "出生年份不对", "“{value}”不是合理的出生年份，请填写四位数年份，如 1956。此项已按空白处理。"),
     Code("bad-phone", W, "手机号码不对", "“{value}”看起来不是有效的电话号码，请核对。"),
+    Code("bad-card-token", W, "卡号不对",
+         "卡号“{value}”不是 kit cards 生成的卡号，这位居民暂时无法扫码查看积分。请清空这一格，再运行 kit cards 生成新卡。"),
     Code("negative-value", E, "不能为负数", "“{value}”不能是负数，请填写 0 或正数。"),
     Code("non-positive-points", E, "分值应为正数", "分值“{value}”应为大于 0 的整数。"),
     Code("non-positive-quantity", E, "数量应大于 0", "数量“{value}”应大于 0；如果是登记错误，请把状态改为“驳回”。"),

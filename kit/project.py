@@ -94,6 +94,7 @@ def init_project(root: Path, example: bool) -> list[Path]:
     from kit.example import example_book
     from kit.model import Book
     from kit.template import write_book
+    from kit.tokens import new_token
 
     root = Path(root)
     skeleton = skeleton_dir()
@@ -104,8 +105,11 @@ def init_project(root: Path, example: bool) -> list[Path]:
         raise ProjectError(f"{names} 已经存在。为了不覆盖已有的资料，kit init 已停止；请换一个空文件夹。")
     root.mkdir(parents=True, exist_ok=True)
     book = example_book() if example else Book()
-    fresh = dataclasses.replace(book.settings, pseudonym_secret=secrets.token_hex(16))  # never the demo's
-    write_book(root / DEFAULT_WORKBOOK, dataclasses.replace(book, settings=fresh))
+    # never the demo's secret or card tokens: those are public in the kit's own repository
+    fresh = dataclasses.replace(book.settings, pseudonym_secret=secrets.token_hex(16))
+    residents = tuple(dataclasses.replace(r, card_token=new_token() if r.card_token else None)
+                      for r in book.residents)
+    write_book(root / DEFAULT_WORKBOOK, dataclasses.replace(book, settings=fresh, residents=residents))
     (root / CONFIG_NAME).write_text(CONFIG_TEXT.format(workbook=DEFAULT_WORKBOOK), encoding="utf-8")
     shutil.copyfile(skeleton / "mkdocs.yml", root / "mkdocs.yml")
     shutil.copytree(skeleton / "docs", root / "docs")

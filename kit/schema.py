@@ -24,6 +24,7 @@ class Kind(Enum):
     CHOICE = "choice"
     YEAR = "year"
     PHONE = "phone"
+    TOKEN = "token"  # a card token (kit/tokens.py)
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,8 @@ SHEETS: tuple[Sheet, ...] = (
                help="联系电话（不会公开）。"),
         Column("name_consent", "同意公开姓名", Kind.BOOL, choices=YES_NO, default=False, width=14,
                help="填“是”表示本人同意在排行榜和公示中显示打码姓名（如 张*三）；留空或“否”则只显示化名。"),
-        Column("card_token", "卡号", Kind.TEXT, width=24,
-               help="积分卡上的号码，由 kit cards 自动生成。不要手改，不要外传。"),
+        Column("card_token", "卡号", Kind.TOKEN, soft=True, width=36,
+               help="积分卡上的号码，由 kit cards 自动生成。不要手改，不要外传；补办新卡见 kit cards --reissue。"),
         Column("status", "状态", Kind.CHOICE, choices=RESIDENT_STATUS, default="active", width=8,
                help="在册 或 迁出；留空视为在册。"),
     ), required=True, help="参加积分的居民名册。这里的信息只供工作人员使用。", id_column="resident_id"),

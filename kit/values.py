@@ -178,6 +178,15 @@ def to_phone(raw: object) -> str:
     return text
 
 
+def to_token(raw: object) -> str:
+    from kit.tokens import normalize
+
+    token = normalize(to_text(raw))
+    if token is None:
+        raise BadValue("bad-card-token", value=shown(raw))
+    return token
+
+
 _PLAIN: dict[Kind, Coercer] = {
     Kind.TEXT: to_text,
     Kind.ID: to_id,
@@ -187,6 +196,7 @@ _PLAIN: dict[Kind, Coercer] = {
     Kind.TIME: to_time,
     Kind.YEAR: to_year,
     Kind.PHONE: to_phone,
+    Kind.TOKEN: to_token,
 }
 
 
