@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from kit.ledger import Event, Ledger, bonus_matches
 from kit.model import Book, Entry
-from kit.numbers import plain_number
+from kit.wording import activity, plain_number
 from kit.schema import ENTRY_STATUS, choice_label
 
 BALANCE_KEYS = ("resident_id", "name", "grid_id", "earned", "redeemed", "decayed", "balance", "expiring_30d")
@@ -106,10 +106,7 @@ class _Describer:
         self.factor = book.settings.decay_factor
 
     def entry_text(self, entry: Entry) -> str:
-        rule = self.rules.get(entry.rule_code)
-        if rule is None:
-            return entry.rule_code
-        return f"{rule.name} {plain_number(entry.quantity)} {rule.unit}"
+        return activity(self.rules.get(entry.rule_code), entry)
 
     def __call__(self, event: Event) -> str:
         if event.kind == "earned":

@@ -7,7 +7,9 @@ failed or interrupted build leaves the previous site exactly as it was.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -15,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 import yaml
@@ -25,7 +28,9 @@ from kit.errors import KitError
 from kit.ledger import Ledger
 from kit.model import Book
 from kit.project import Project, skeleton_dir
-from kit.views import SiteView, config_text, site_view
+from kit.personal import PersonalView, personal_views
+from kit.tokens import FILE_INFO, KEY_INFO, file_id, seal
+from kit.views import SiteView, config_text, site_context, site_view
 
 # Generated pages, in navigation order: (file, nav title, template).
 PAGES = (
@@ -35,10 +40,13 @@ PAGES = (
     ("ranking.md", "排行榜", "ranking.md.j2"),
     ("notice.md", "积分公示", "notice.md.j2"),
     ("dashboard.md", "数据看板", "dashboard.md.j2"),
+    ("me.md", "我的积分", "me.md.j2"),
 )
 # Hand-written pages from docs/ that have a fixed place; other docs pages follow them.
 HAND_WRITTEN = (("privacy.md", "隐私说明"),)
-ASSETS = ("kit.css",)
+ASSETS = ("kit.css", "kit-crypto.js", "me.js")
+PERSONAL_DIR = ("me", "d")  # sealed personal files: site/me/d/<file id>.bin
+PAD = 512  # sealed files are padded to a multiple of this, so sizes say little
 
 
 class BuildError(KitError):
@@ -64,12 +72,16 @@ def build_site(project: Project, book: Book, ledger: Ledger, progress: Progress 
     try:
         progress("生成页面")
         docs = stage / "docs"
-        view = site_view(book, ledger)
+        context = site_context(book, ledger)
+        view = site_view(book, ledger, context)
         _copy_hand_written(project.root / "docs", docs)
         _render_pages(project.root, docs, view)
         config = _mkdocs_config(project.root, stage, book, docs)
         progress("mkdocs 构建网站")
         warnings = _run_mkdocs(config, ledger.as_of)
+        progress("加密个人积分")
+        _write_personal(stage / "site", personal_views(context, view.home.site_name))
+        _write_robots(stage / "site", book.settings.site_url)
         progress("发布")
         files, size = _measure(stage / "site")
         _swap(stage / "site", site_dir, stage)
@@ -110,7 +122,7 @@ def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
     context = dict(
         title=view.home.site_name, organization=view.home.organization, home=view.home, menu=view.menu,
         rewards=view.rewards, ranking=view.ranking, notice=view.notice, dashboard=view.dashboard,
-        charts=chart_svgs,
+        charts=chart_svgs, crypto=dict(file_info=FILE_INFO.decode(), key_info=KEY_INFO.decode()),
     )
     for name, _, template in PAGES:
         try:
@@ -127,6 +139,23 @@ def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
         if not source.is_file():
             source = skeleton_dir() / "templates" / "assets" / name
         shutil.copyfile(source, assets / name)
+
+
+def _write_personal(site: Path, views: dict[str, PersonalView]) -> None:
+    """One sealed file per card: named and keyed by the token, padded, in a fixed order."""
+    folder = site.joinpath(*PERSONAL_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    for token in sorted(views):
+        data = json.dumps(dataclasses.asdict(views[token]), ensure_ascii=False, sort_keys=True,
+                          separators=(",", ":")).encode("utf-8")
+        data += b" " * (-len(data) % PAD)
+        (folder / f"{file_id(token)}.bin").write_bytes(seal(token, data))
+
+
+def _write_robots(site: Path, site_url: str) -> None:
+    base = urlsplit(site_url).path if site_url else "/"
+    base = base if base.endswith("/") else base + "/"
+    (site / "robots.txt").write_text(f"User-agent: *\nDisallow: {base}me/\n", encoding="utf-8")
 
 
 def _charts(view: SiteView) -> dict[str, Markup]:
@@ -165,7 +194,8 @@ def _mkdocs_config(root: Path, stage: Path, book: Book, docs: Path) -> Path:
         raise BuildError(f"{user_file} 格式有误：最外层应是“名称: 值”的设置，而不是列表或文字。")
     settings = book.settings
     theme = config.get("theme") if isinstance(config.get("theme"), dict) else {}
-    theme.update(name="material", language="zh", font=False)  # no Google Fonts: blocked in mainland China
+    theme.update(name="material", language="zh", font=False,  # no Google Fonts: blocked in mainland China
+                 custom_dir=str(_overrides(root, stage)))
     extra = config.get("extra") if isinstance(config.get("extra"), dict) else {}
     extra["generator"] = False  # no link to the theme's site in every footer
     config.update(
@@ -186,6 +216,16 @@ def _mkdocs_config(root: Path, stage: Path, book: Book, docs: Path) -> Path:
     path = stage / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=True), encoding="utf-8")
     return path
+
+
+def _overrides(root: Path, stage: Path) -> Path:
+    """Theme overrides (no-referrer everywhere, noindex on the personal page)."""
+    source = root / "templates" / "overrides"
+    if not source.is_dir():
+        source = skeleton_dir() / "templates" / "overrides"
+    target = stage / "overrides"
+    shutil.copytree(source, target)
+    return target
 
 
 class _Collect(logging.Handler):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from kit.ledger import Award, Ledger
 from kit.model import Bonus, Book, Rule
-from kit.numbers import plain_number
+from kit.wording import activity, plain_number
 from kit.privacy import Names, public_names, suppress
 from kit.schema import REWARD_KINDS, choice_label
 
@@ -158,9 +158,12 @@ class SiteView:
     dashboard: DashboardView
 
 
-def site_view(book: Book, ledger: Ledger) -> SiteView:
-    names = public_names(book.settings.pseudonym_secret, book.residents)
-    context = _Context(book, ledger, names)
+def site_context(book: Book, ledger: Ledger) -> SiteContext:
+    return SiteContext(book, ledger, public_names(book.settings.pseudonym_secret, book.residents))
+
+
+def site_view(book: Book, ledger: Ledger, context: SiteContext | None = None) -> SiteView:
+    context = context or site_context(book, ledger)
     return SiteView(
         home=home_view(context),
         menu=menu_view(book, ledger.as_of),
@@ -171,7 +174,7 @@ def site_view(book: Book, ledger: Ledger) -> SiteView:
     )
 
 
-class _Context:
+class SiteContext:
     """Lookups shared by the view builders."""
 
     def __init__(self, book: Book, ledger: Ledger, names: Names):
@@ -195,7 +198,7 @@ def _count(value: int, people: int, minimum: int) -> int | None:
     return value if people == 0 or people >= minimum else None
 
 
-def home_view(c: _Context) -> HomeView:
+def home_view(c: SiteContext) -> HomeView:
     settings = c.book.settings
     year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
     people = {a.entry.resident_id for a in year}
@@ -262,25 +265,33 @@ def reward_lines(book: Book, ledger: Ledger) -> tuple[RewardLine, ...]:
     )
 
 
-def _board(c: _Context, title: str, awards: list[Award], grid_id: str | None) -> Board:
+def standings(c: SiteContext, awards: list[Award], grid_id: str | None = None) -> list[tuple[int, int, str]]:
+    """(rank, points, resident_id) of active residents with points, best first; ties share a rank."""
     totals: Counter[str] = Counter()
     for award in awards:
         rid = award.entry.resident_id
         if rid in c.active and (grid_id is None or c.residents[rid].grid_id == grid_id):
             totals[rid] += award.points
-    ranked = sorted(((p, c.names.display[rid], rid) for rid, p in totals.items() if p > 0),
-                    key=lambda t: (-t[0], t[1]))
-    if len(ranked) < c.minimum:
-        return Board(title, (), True)
-    rows, rank, last = [], 0, None
-    for index, (points, name, rid) in enumerate(ranked[:c.book.settings.ranking_size]):
+    ordered = sorted(((p, c.names.display[rid], rid) for rid, p in totals.items() if p > 0),
+                     key=lambda t: (-t[0], t[1]))
+    found, rank, last = [], 0, None
+    for index, (points, _, rid) in enumerate(ordered):
         if points != last:
             rank, last = index + 1, points
-        rows.append(RankRow(rank, name, c.grid_of(rid), points))
-    return Board(title, tuple(rows), False)
+        found.append((rank, points, rid))
+    return found
 
 
-def ranking_view(c: _Context) -> RankingView:
+def _board(c: SiteContext, title: str, awards: list[Award], grid_id: str | None) -> Board:
+    ranked = standings(c, awards, grid_id)
+    if len(ranked) < c.minimum:
+        return Board(title, (), True)
+    rows = tuple(RankRow(rank, c.names.display[rid], c.grid_of(rid), points)
+                 for rank, points, rid in ranked[:c.book.settings.ranking_size])
+    return Board(title, rows, False)
+
+
+def ranking_view(c: SiteContext) -> RankingView:
     year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
     month = c.awards_between(c.as_of.replace(day=1), c.as_of)
     year_label, month_label = f"{c.as_of.year} 年", f"{c.as_of.year} 年 {c.as_of.month} 月"
@@ -295,7 +306,7 @@ def ranking_view(c: _Context) -> RankingView:
                        grids, c.book.settings.ranking_size, c.minimum)
 
 
-def notice_view(c: _Context) -> NoticeView:
+def notice_view(c: SiteContext) -> NoticeView:
     days = c.book.settings.notice_days
     start = c.as_of - dt.timedelta(days=days - 1)
     lines = []
@@ -303,12 +314,12 @@ def notice_view(c: _Context) -> NoticeView:
         entry, rule = award.entry, c.rules[award.entry.rule_code]
         lines.append(NoticeLine(
             entry.date, c.names.display[entry.resident_id], c.grid_of(entry.resident_id),
-            f"{rule.name} {plain_number(entry.quantity)} {rule.unit}", award.points,
+            activity(rule, entry), award.points,
             entry.entry_id in c.ledger.under_appeal, entry.date + dt.timedelta(days=days)))
     return NoticeView(start, c.as_of, days, tuple(lines))
 
 
-def dashboard_view(c: _Context, months: int = 12) -> DashboardView:
+def dashboard_view(c: SiteContext, months: int = 12) -> DashboardView:
     minimum = c.minimum
     first = _month_start(c.as_of, months - 1)
     by_month: dict[str, list[Award]] = defaultdict(list)

@@ -1,0 +1,120 @@
+/* 我的积分: the card token in the URL fragment opens this resident's sealed data file.
+   The token never leaves the browser: the file name and the key are derived from it here.
+   Pure JavaScript crypto (kit-crypto.js), so it also works on a plain-HTTP local server. */
+(function () {
+  "use strict";
+  var root = document.getElementById("kit-me");
+  if (!root || !window.KitCrypto) { return; }
+  var C = window.KitCrypto;
+  var enc = new TextEncoder();
+  var parts = {
+    ask: root.querySelector(".kit-me-ask"),
+    wait: root.querySelector(".kit-me-wait"),
+    missing: root.querySelector(".kit-me-missing"),
+    show: root.querySelector(".kit-me-show")
+  };
+
+  function only(name) {
+    Object.keys(parts).forEach(function (key) { parts[key].hidden = key !== name; });
+  }
+
+  function normalize(text) {
+    var t = (text || "").toUpperCase().replace(/[\s\-_.]/g, "").replace(/0/g, "O").replace(/1/g, "I");
+    return /^[A-Z2-7]{26}$/.test(t) ? t : null;
+  }
+
+  function hex(bytes) {
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function derive(token, info, length) {
+    return C.hkdf(C.sha256, enc.encode(token), undefined, enc.encode(info), length);
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function signed(points) {
+    if (points === null || points === undefined) { return "—"; }
+    return points > 0 ? "+" + points : String(points);
+  }
+
+  function table(title, lines) {
+    var box = el("div", "kit-me-block");
+    box.appendChild(el("h2", null, title));
+    if (!lines.length) {
+      box.appendChild(el("p", null, "暂无记录。"));
+      return box;
+    }
+    var t = el("table");
+    var head = el("tr");
+    ["日期", "事项", "积分", "状态"].forEach(function (h) { head.appendChild(el("th", null, h)); });
+    t.appendChild(el("thead")).appendChild(head);
+    var body = el("tbody");
+    lines.forEach(function (line) {
+      var row = el("tr");
+      row.appendChild(el("td", null, line.date));
+      row.appendChild(el("td", null, line.text));
+      row.appendChild(el("td", "kit-me-points", signed(line.points)));
+      row.appendChild(el("td", null, line.status));
+      body.appendChild(row);
+    });
+    t.appendChild(body);
+    box.appendChild(t);
+    return box;
+  }
+
+  function render(data) {
+    var show = parts.show;
+    show.textContent = "";
+    var head = el("div", "kit-me-head");
+    head.appendChild(el("p", "kit-me-hello", data.display_name + "，您好"));
+    head.appendChild(el("p", "kit-me-label", "现在可用的积分"));
+    head.appendChild(el("p", "kit-me-balance", data.balance + " 分"));
+    if (data.expiring_30d > 0) {
+      head.appendChild(el("p", "kit-me-expiring", "注意：30 天内有 " + data.expiring_30d + " 分将到期减少，请尽早兑换。"));
+    }
+    var facts = el("ul", "kit-me-facts");
+    facts.appendChild(el("li", null, "累计获得 " + data.earned + " 分，已兑换 " + data.redeemed + " 分，到期减少 " + data.decayed + " 分"));
+    facts.appendChild(el("li", null, "排行榜上的名字：" + data.display_name + (data.display_name !== data.pseudonym ? "（化名 " + data.pseudonym + "）" : "")));
+    facts.appendChild(el("li", null, data.rank ? "今年全社区排名：第 " + data.rank + " 名（共 " + data.ranked + " 人有积分）" : "今年还没有积分，快来参加活动吧"));
+    facts.appendChild(el("li", null, "所在网格：" + data.grid));
+    facts.appendChild(el("li", "kit-me-asof", "数据更新至 " + data.as_of));
+    head.appendChild(facts);
+    show.appendChild(head);
+    show.appendChild(table("积分记录", data.entries));
+    show.appendChild(table("兑换和到期", data.changes));
+    only("show");
+  }
+
+  function load() {
+    var token = normalize(decodeURIComponent(location.hash.slice(1)));
+    if (!token) { only("ask"); return; }
+    only("wait");
+    var name = hex(derive(token, root.dataset.fileInfo, 16));
+    fetch("d/" + name + ".bin", { cache: "no-store", referrerPolicy: "no-referrer", credentials: "omit" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("missing"); }
+        return response.arrayBuffer();
+      })
+      .then(function (buffer) {
+        var sealed = new Uint8Array(buffer);
+        var key = derive(token, root.dataset.keyInfo, 32);
+        var plain = C.chacha20poly1305(key, sealed.slice(0, 12)).decrypt(sealed.slice(12));
+        render(JSON.parse(new TextDecoder().decode(plain)));
+      })
+      .catch(function () { only("missing"); });
+  }
+
+  parts.ask.querySelector("form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var token = normalize(parts.ask.querySelector("input").value);
+    if (token) { location.hash = token; } else { only("missing"); }
+  });
+  window.addEventListener("hashchange", load);
+  load();
+})();
