@@ -39,7 +39,7 @@ class KitGroup(click.Group):
             if os.environ.get("KIT_DEBUG"):
                 raise
             click.echo(
-                f"积分工具包内部出错（{type(exc).__name__}: {exc}）。表格没有被修改。"
+                f"积分工具包内部出错（{type(exc).__name__}: {exc}）。出错前完成的操作见上方提示；"
                 "请把这条信息和所用的表格发给维护人员；设置环境变量 KIT_DEBUG=1 可以看到详细信息。",
                 err=True,
             )
@@ -229,6 +229,89 @@ def serve_command(port: int, host: str) -> None:
             threading.Event().wait()
         except KeyboardInterrupt:
             click.echo("已停止预览。")
+
+
+@cli.command("cards")
+@click.argument("workbook", required=False)
+@click.option("--grid", "grid", help="只打印这个网格（编号或名称）的居民。")
+@click.option("--resident", "residents", multiple=True, help="只打印这位居民（可写多次）。")
+@click.option("--reissue", multiple=True, help="补办：给这位居民换新卡号，旧卡在下次 kit build 后失效（可写多次）。")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="PDF 文件位置，默认放在项目的 private/ 文件夹。")
+def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, ...],
+                  reissue: tuple[str, ...], output: Path | None) -> None:
+    """打印积分卡（A4，每页 10 张，带裁切线）；没有卡号的居民自动生成卡号并写回表格（先备份）。"""
+    from rich.progress import Progress
+
+    from kit.card_tokens import file_digest, plan_tokens, write_tokens
+    from kit.cards import cards_for, write_cards_pdf
+
+    project = _cards_project(workbook)
+    today = dt.date.today()
+    digest = file_digest(project.workbook) if project.workbook.is_file() else ""
+    source = open_source(project.workbook)
+    result = validate(source, today)
+    book = result.book
+    if not book.settings.site_url:
+        raise KitError("“设置”表里还没有填“网站地址”，二维码不知道指向哪里。请填写网站的地址"
+                       "（如 https://jf.example.cn/ ，局域网可以写 http://192.168.1.10:8000/ ）后再运行。")
+    if result.errors:
+        click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的居民行不会生成卡片。运行 kit validate 查看。",
+                   err=True)
+    plan = plan_tokens(book.residents, {r.strip() for r in reissue})
+    if plan.changes:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = project.workbook
+        backup = path.parent / "备份" / f"{path.stem}-{stamp}{path.suffix}"
+        rows = {r.resident_id: r.row for r in book.residents}
+        write_tokens(path, digest, result.tables.layout("residents"), rows, plan, backup)
+        click.echo(f"已写入表格 {path.name}：{len(plan.new)} 位居民生成了新卡号"
+                   + (f"，{len(plan.reissued)} 位补办了新卡（{'、'.join(plan.reissued)}）" if plan.reissued else "")
+                   + f"。改动前的表格备份在 {backup}。")
+        book = dataclasses.replace(book, residents=tuple(
+            dataclasses.replace(r, card_token=plan.changes.get(r.resident_id, r.card_token)) for r in book.residents))
+    chosen = _chosen_residents(book, grid, residents, set(plan.reissued))
+    if not chosen:
+        raise KitError("没有符合条件的居民，没有生成卡片。请核对网格或居民编号。")
+    out = output or project.private_dir / f"积分卡-{grid or ('补办' if reissue and not residents else '全部')}-{today}.pdf"
+    cards = cards_for(book, chosen)
+    with Progress(console=Console(stderr=True)) as bar:
+        task = bar.add_task("生成积分卡", total=len(cards))
+        created = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)
+        pages = write_cards_pdf(cards, out, project.site_dir, created,
+                                progress=lambda done: bar.update(task, completed=done))
+    click.echo(f"✓ 已生成 {len(cards)} 张积分卡（{pages} 页 A4）：{out}")
+    if plan.changes:
+        click.echo("新卡号要在下次运行 kit build 更新网站后才能扫码使用；补办的旧卡也在那时失效。")
+
+
+def _cards_project(workbook: str | None) -> Project:
+    project = find_project(Path.cwd())
+    if project is not None:
+        return dataclasses.replace(project, workbook=Path(workbook).resolve()) if workbook else project
+    if not workbook:
+        raise ProjectError("没有指定表格文件，当前文件夹也不是积分项目（找不到 kit.toml）。")
+    path = Path(workbook).resolve()
+    return Project(root=path.parent, workbook=path, site_dir=path.parent / "site",
+                   private_dir=path.parent / "private")
+
+
+def _chosen_residents(book, grid: str | None, residents: tuple[str, ...], reissued: set[str]) -> list[str]:
+    known = {r.resident_id for r in book.residents}
+    missing = [r for r in residents if r.strip() not in known]
+    if missing:
+        raise KitError(f"“居民”表中没有这些居民编号（或那一行有错误）：{'、'.join(missing)}。")
+    if grid is not None:
+        grid_ids = {g.grid_id for g in book.grids if grid.strip() in (g.grid_id, g.grid_name)}
+        if not grid_ids:
+            raise KitError(f"没有编号或名称为“{grid}”的网格。")
+        return [r.resident_id for r in book.residents if r.grid_id in grid_ids and r.status == "active"
+                and (not residents or r.resident_id in residents)]
+    if residents:
+        return [r.strip() for r in residents]
+    if reissued:
+        return sorted(reissued)
+    return [r.resident_id for r in book.residents if r.status == "active"]
 
 
 def _project_for_build(workbook: str | None) -> Project:
