@@ -479,14 +479,21 @@ def test_console_script(tmp_path, base):
     assert "内部出错" in internal.stderr
 
 
-def test_init_writes_a_fresh_pseudonym_secret_never_the_demos(tmp_path):
+def test_init_writes_fresh_secrets_and_tokens_never_the_demos(tmp_path):
     from kit.example import SETTINGS as DEMO
     from kit.pipeline import open_source, validate
 
+    from kit.example import example_book
+
+    demo_tokens = {r.card_token for r in example_book().residents if r.card_token}
     secrets_seen = set()
     for name, flags in (("a", ["--example"]), ("b", ["--example"]), ("c", [])):
         assert CliRunner().invoke(cli, ["init", str(tmp_path / name), *flags]).exit_code == 0
         book = validate(open_source(tmp_path / name / "sheets" / "ledger.xlsx"), dt.date(2026, 11, 15)).book
         secrets_seen.add(book.settings.pseudonym_secret)
+        tokens = {r.card_token for r in book.residents if r.card_token}
+        assert not tokens & demo_tokens  # the demo's cards are public: never reuse them
+        if flags:
+            assert len(tokens) == len(demo_tokens)
     assert len(secrets_seen) == 3 and DEMO.pseudonym_secret not in secrets_seen
     assert all(len(s) >= 16 for s in secrets_seen)
