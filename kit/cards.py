@@ -16,7 +16,7 @@ import zxingcpp
 from fpdf import FPDF
 from PIL import Image
 
-from kit.errors import OutputError
+from kit.errors import KitError, OutputError
 from kit.model import Book
 from kit.privacy import public_names
 from kit.tokens import grouped
@@ -58,6 +58,25 @@ def cards_for(book: Book, resident_ids: Iterable[str]) -> list[Card]:
                           names.pseudonym[rid], resident.card_token,
                           card_url(book.settings.site_url, resident.card_token)))
     return cards
+
+
+def choose_residents(book: Book, grid: str | None, residents: tuple[str, ...], reissued: set[str]) -> list[str]:
+    """Whose cards to print: a grid's active residents, the ones named, the reissued, or everyone active."""
+    known = {r.resident_id for r in book.residents}
+    missing = [r for r in residents if r.strip() not in known]
+    if missing:
+        raise KitError(f"“居民”表中没有这些居民编号（或那一行有错误）：{'、'.join(missing)}。")
+    if grid is not None:
+        grid_ids = {g.grid_id for g in book.grids if grid.strip() in (g.grid_id, g.grid_name)}
+        if not grid_ids:
+            raise KitError(f"没有编号或名称为“{grid}”的网格。")
+        return [r.resident_id for r in book.residents if r.grid_id in grid_ids and r.status == "active"
+                and (not residents or r.resident_id in residents)]
+    if residents:
+        return [r.strip() for r in residents]
+    if reissued:
+        return sorted(reissued)
+    return [r.resident_id for r in book.residents if r.status == "active"]
 
 
 def font_path() -> Path:

@@ -244,7 +244,7 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     from rich.progress import Progress
 
     from kit.card_tokens import file_digest, plan_tokens, write_tokens
-    from kit.cards import cards_for, write_cards_pdf
+    from kit.cards import cards_for, choose_residents, write_cards_pdf
 
     project = _cards_project(workbook)
     today = dt.date.today()
@@ -270,10 +270,11 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
                    + f"。改动前的表格备份在 {backup}。")
         book = dataclasses.replace(book, residents=tuple(
             dataclasses.replace(r, card_token=plan.changes.get(r.resident_id, r.card_token)) for r in book.residents))
-    chosen = _chosen_residents(book, grid, residents, set(plan.reissued))
+    chosen = choose_residents(book, grid, residents, set(plan.reissued))
     if not chosen:
         raise KitError("没有符合条件的居民，没有生成卡片。请核对网格或居民编号。")
-    out = output or project.private_dir / f"积分卡-{grid or ('补办' if reissue and not residents else '全部')}-{today}.pdf"
+    which = grid or ("选定" if residents else "补办" if reissue else "全部")
+    out = output or project.private_dir / f"积分卡-{which}-{today}.pdf"
     cards = cards_for(book, chosen)
     with Progress(console=Console(stderr=True)) as bar:
         task = bar.add_task("生成积分卡", total=len(cards))
@@ -294,24 +295,6 @@ def _cards_project(workbook: str | None) -> Project:
     path = Path(workbook).resolve()
     return Project(root=path.parent, workbook=path, site_dir=path.parent / "site",
                    private_dir=path.parent / "private")
-
-
-def _chosen_residents(book, grid: str | None, residents: tuple[str, ...], reissued: set[str]) -> list[str]:
-    known = {r.resident_id for r in book.residents}
-    missing = [r for r in residents if r.strip() not in known]
-    if missing:
-        raise KitError(f"“居民”表中没有这些居民编号（或那一行有错误）：{'、'.join(missing)}。")
-    if grid is not None:
-        grid_ids = {g.grid_id for g in book.grids if grid.strip() in (g.grid_id, g.grid_name)}
-        if not grid_ids:
-            raise KitError(f"没有编号或名称为“{grid}”的网格。")
-        return [r.resident_id for r in book.residents if r.grid_id in grid_ids and r.status == "active"
-                and (not residents or r.resident_id in residents)]
-    if residents:
-        return [r.strip() for r in residents]
-    if reissued:
-        return sorted(reissued)
-    return [r.resident_id for r in book.residents if r.status == "active"]
 
 
 def _project_for_build(workbook: str | None) -> Project:
