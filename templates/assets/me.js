@@ -14,8 +14,14 @@
     show: root.querySelector(".kit-me-show")
   };
 
-  function only(name) {
-    Object.keys(parts).forEach(function (key) { parts[key].hidden = key !== name; });
+  function only() {
+    var shown = Array.prototype.slice.call(arguments);
+    Object.keys(parts).forEach(function (key) { parts[key].hidden = shown.indexOf(key) < 0; });
+  }
+
+  function notFound() {
+    only("missing", "ask");  // keep the form: the resident can type the number again
+    parts.ask.querySelector("input").focus();
   }
 
   function normalize(text) {
@@ -92,8 +98,12 @@
   }
 
   function load() {
-    var token = normalize(decodeURIComponent(location.hash.slice(1)));
-    if (!token) { only("ask"); return; }
+    var fragment = decodeURIComponent(location.hash.slice(1));
+    var token = normalize(fragment);
+    if (!token) {
+      if (fragment.trim()) { notFound(); } else { only("ask"); }  // a smudged or cut-off card
+      return;
+    }
     only("wait");
     var name = hex(derive(token, root.dataset.fileInfo, 16));
     fetch("d/" + name + ".bin", { cache: "no-store", referrerPolicy: "no-referrer", credentials: "omit" })
@@ -107,13 +117,13 @@
         var plain = C.chacha20poly1305(key, sealed.slice(0, 12)).decrypt(sealed.slice(12));
         render(JSON.parse(new TextDecoder().decode(plain)));
       })
-      .catch(function () { only("missing"); });
+      .catch(notFound);
   }
 
   parts.ask.querySelector("form").addEventListener("submit", function (event) {
     event.preventDefault();
     var token = normalize(parts.ask.querySelector("input").value);
-    if (token) { location.hash = token; } else { only("missing"); }
+    if (!token) { notFound(); } else if (location.hash.slice(1) === token) { load(); } else { location.hash = token; }
   });
   window.addEventListener("hashchange", load);
   load();
