@@ -7,6 +7,7 @@ file since it was read. Only the 卡号 cells change.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 from dataclasses import dataclass
@@ -48,6 +49,18 @@ def plan_tokens(residents: tuple[Resident, ...], reissue: set[str]) -> TokenPlan
     return TokenPlan(new, reissued)
 
 
+def backup_path(workbook: Path, now: dt.datetime) -> Path:
+    """A new file in 备份/ beside the workbook; never the name of an earlier backup."""
+    folder = Path(workbook).parent / "备份"
+    stem, suffix = Path(workbook).stem, Path(workbook).suffix
+    candidate = folder / f"{stem}-{now:%Y%m%d-%H%M%S}{suffix}"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{now:%Y%m%d-%H%M%S}-{number}{suffix}"
+        number += 1
+    return candidate
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -77,6 +90,8 @@ def write_tokens(path: Path, digest: str, layout: SheetLayout, rows: dict[str, i
         raise WorkbookChanged(f"“{path.name}”在读取之后被修改过（可能有人正在用 Excel 编辑）。"
                               "为了不覆盖别人的修改，这次没有写入卡号。请关闭表格后再运行。")
     backup.parent.mkdir(parents=True, exist_ok=True)
+    if backup.exists():
+        raise OutputError(f"备份文件 {backup} 已经存在，为了不覆盖它，这次没有写入卡号。请再运行一次。")
     shutil.copy2(path, backup)
     try:
         save_workbook(wb, path)

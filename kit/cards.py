@@ -84,14 +84,20 @@ def font_path() -> Path:
     return Path(str(importlib.resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"))
 
 
-def write_cards_pdf(cards: list[Card], out: Path, site_dir: Path, created: dt.datetime,
-                    progress: Callable[[int], None] = lambda done: None) -> int:
-    """Write the cards to out (never under the published site); returns the page count."""
+def check_output(out: Path, site_dir: Path) -> Path:
+    """Where the cards may go: a .pdf anywhere but under the published site."""
     out = Path(out).resolve()
     if out.is_relative_to(Path(site_dir).resolve()):
         raise OutputError(f"积分卡印有居民姓名，不能放进公开网站的文件夹 {site_dir}。请换一个位置（默认是 private/）。")
     if out.suffix.lower() != ".pdf":
         raise OutputError(f"积分卡文件请用 .pdf 作扩展名（现在是“{out.name}”）。")
+    return out
+
+
+def write_cards_pdf(cards: list[Card], out: Path, site_dir: Path, created: dt.datetime,
+                    progress: Callable[[int], None] = lambda done: None) -> int:
+    """Write the cards to out (never under the published site); returns the page count."""
+    out = check_output(out, site_dir)
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_creation_date(created)  # no hidden clock: the same cards and date give the same file
     pdf.set_auto_page_break(False)

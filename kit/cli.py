@@ -243,8 +243,8 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     """打印积分卡（A4，每页 10 张，带裁切线）；没有卡号的居民自动生成卡号并写回表格（先备份）。"""
     from rich.progress import Progress
 
-    from kit.card_tokens import file_digest, plan_tokens, write_tokens
-    from kit.cards import cards_for, choose_residents, write_cards_pdf
+    from kit.card_tokens import backup_path, file_digest, plan_tokens, write_tokens
+    from kit.cards import cards_for, check_output, choose_residents, write_cards_pdf
 
     project = _cards_project(workbook)
     today = dt.date.today()
@@ -259,23 +259,23 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的居民行不会生成卡片。运行 kit validate 查看。",
                    err=True)
     plan = plan_tokens(book.residents, {r.strip() for r in reissue})
+    issued = dataclasses.replace(book, residents=tuple(
+        dataclasses.replace(r, card_token=plan.changes.get(r.resident_id, r.card_token)) for r in book.residents))
+    # everything that can refuse is checked before the workbook is touched
+    chosen = choose_residents(issued, grid, residents, set(plan.reissued))
+    if not chosen:
+        raise KitError("没有符合条件的居民，没有生成卡片。请核对网格或居民编号。")
+    which = grid or ("选定" if residents else "补办" if reissue else "全部")
+    out = check_output(output or project.private_dir / f"积分卡-{which}-{today}.pdf", project.site_dir)
     if plan.changes:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         path = project.workbook
-        backup = path.parent / "备份" / f"{path.stem}-{stamp}{path.suffix}"
+        backup = backup_path(path, dt.datetime.now())
         rows = {r.resident_id: r.row for r in book.residents}
         write_tokens(path, digest, result.tables.layout("residents"), rows, plan, backup)
         click.echo(f"已写入表格 {path.name}：{len(plan.new)} 位居民生成了新卡号"
                    + (f"，{len(plan.reissued)} 位补办了新卡（{'、'.join(plan.reissued)}）" if plan.reissued else "")
                    + f"。改动前的表格备份在 {backup}。")
-        book = dataclasses.replace(book, residents=tuple(
-            dataclasses.replace(r, card_token=plan.changes.get(r.resident_id, r.card_token)) for r in book.residents))
-    chosen = choose_residents(book, grid, residents, set(plan.reissued))
-    if not chosen:
-        raise KitError("没有符合条件的居民，没有生成卡片。请核对网格或居民编号。")
-    which = grid or ("选定" if residents else "补办" if reissue else "全部")
-    out = output or project.private_dir / f"积分卡-{which}-{today}.pdf"
-    cards = cards_for(book, chosen)
+    cards = cards_for(issued, chosen)
     with Progress(console=Console(stderr=True)) as bar:
         task = bar.add_task("生成积分卡", total=len(cards))
         created = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)
