@@ -102,8 +102,6 @@ APPEAL_STATUS = (
     Choice("corrected", "更正", ("已更正",)),
 )
 
-SETTINGS_SHEET = "settings"
-
 SHEETS: tuple[Sheet, ...] = (
     Sheet("settings", "设置", (
         Column("key", "项目", Kind.TEXT, required=True, mandatory=True, width=20,
