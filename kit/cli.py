@@ -205,7 +205,8 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
             sys.exit(1)
         console.print(f"[yellow]! 已跳过上面 {len(result.errors)} 个错误所在的行。[/yellow]")
     with console.status("生成网站……") as status:
-        built = build_site(project, result.book, result.ledger, progress=lambda step: status.update(step + "……"))
+        built = build_site(project, result.book, result.ledger, result.tables,
+                           progress=lambda step: status.update(step + "……"))
     for warning in built.warnings:
         console.print(f"[yellow]mkdocs 提醒：{warning}[/yellow]")
     click.echo(f"✓ 网站已更新：{built.site_dir}（{built.files} 个文件，{built.bytes / 1e6:.1f} MB，"

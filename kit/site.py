@@ -28,7 +28,10 @@ from kit.errors import KitError
 from kit.ledger import Ledger
 from kit.model import Book
 from kit.project import Project, skeleton_dir
+from kit.docs_pages import fill_pages, placeholders_page, render_quizzes
 from kit.personal import PersonalView, personal_views
+from kit.tables import Tables
+from kit.training import Facts, training_facts
 from kit.tokens import FILE_INFO, KEY_INFO, file_id, seal
 from kit.views import SiteView, config_text, site_context, site_view
 
@@ -44,7 +47,9 @@ PAGES = (
 )
 # Hand-written pages from docs/ that have a fixed place; other docs pages follow them.
 HAND_WRITTEN = (("privacy.md", "隐私说明"),)
-ASSETS = ("kit.css", "kit-crypto.js", "me.js")
+ASSETS = ("kit.css", "kit-crypto.js", "me.js", "quiz.js")
+SECTIONS = {"training": "培训中心"}  # docs/ folders shown as a section of the navigation
+PLACEHOLDERS_PAGE = "training/placeholders.md"
 PERSONAL_DIR = ("me", "d")  # sealed personal files: site/me/d/<file id>.bin
 PAD = 512  # sealed files are padded to a multiple of this, so sizes say little
 
@@ -64,8 +69,12 @@ class Built:
 Progress = Callable[[str], None]
 
 
-def build_site(project: Project, book: Book, ledger: Ledger, progress: Progress = lambda step: None) -> Built:
-    """Build the site for book/ledger and publish it into project.site_dir atomically."""
+def build_site(project: Project, book: Book, ledger: Ledger, tables: Tables | None = None,
+               progress: Progress = lambda step: None) -> Built:
+    """Build the site for book/ledger and publish it into project.site_dir atomically.
+
+    tables (where each sheet and column sits in the file) lets training pages use
+    the sheet and column names exactly as this community's workbook writes them."""
     site_dir = project.site_dir
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".kit-build-", dir=site_dir.parent))
@@ -75,6 +84,7 @@ def build_site(project: Project, book: Book, ledger: Ledger, progress: Progress 
         context = site_context(book, ledger)
         view = site_view(book, ledger, context)
         _copy_hand_written(project.root / "docs", docs)
+        _training(project.root, docs, training_facts(book, tables))
         _render_pages(project.root, docs, view)
         config = _mkdocs_config(project.root, stage, book, docs)
         progress("mkdocs 构建网站")
@@ -114,6 +124,14 @@ def _copy_hand_written(source: Path, docs: Path) -> None:
     for name, _, _ in PAGES:
         if (docs / name).exists():
             raise BuildError(f"docs/{name} 与自动生成的页面重名，请把它改个名字（例如 docs/关于我们.md）。")
+
+
+def _training(root: Path, docs: Path, facts: Facts) -> None:
+    """Hand-written pages with this community's numbers; quizzes; the placeholder list."""
+    fill_pages(docs, facts)
+    render_quizzes(docs, facts, _templates(root))
+    if (docs / PLACEHOLDERS_PAGE).parent.is_dir():
+        (docs / PLACEHOLDERS_PAGE).write_text(placeholders_page(facts), encoding="utf-8")
 
 
 def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
@@ -170,15 +188,29 @@ def _charts(view: SiteView) -> dict[str, Markup]:
     return {k: Markup(v) for k, v in svgs.items()}  # charts escape their own labels
 
 
-def _nav(docs: Path) -> list[dict[str, str]]:
-    nav = [{title: name} for name, title, _ in PAGES]
-    fixed = {name for name, _ in HAND_WRITTEN}
+def _nav(docs: Path) -> list[dict]:
+    """Generated pages, then docs/ folders as sections (index first, then by file name),
+    then the fixed hand-written pages, then any other page; titles from each page's heading."""
+    nav: list[dict] = [{title: name} for name, title, _ in PAGES]
+    placed = {name for name, _, _ in PAGES} | {name for name, _ in HAND_WRITTEN}
+    for folder, title in SECTIONS.items():
+        pages = sorted((docs / folder).glob("*.md"), key=lambda p: (p.name != "index.md", p.name == "placeholders.md", p.name))
+        if pages:
+            nav.append({title: [{_title(p): p.relative_to(docs).as_posix()} for p in pages]})
+            placed |= {p.relative_to(docs).as_posix() for p in pages}
     nav += [{title: name} for name, title in HAND_WRITTEN if (docs / name).exists()]
     for path in sorted(docs.rglob("*.md")):
         relative = path.relative_to(docs).as_posix()
-        if relative not in fixed and relative not in {p[0] for p in PAGES}:
-            nav.append({path.stem: relative})
+        if relative not in placed:
+            nav.append({_title(path): relative})
     return nav
+
+
+def _title(page: Path) -> str:
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip().replace("\\", "")
+    return page.stem
 
 
 def _mkdocs_config(root: Path, stage: Path, book: Book, docs: Path) -> Path:

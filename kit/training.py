@@ -1,0 +1,239 @@
+"""Training material that never drifts from the rules: named facts for placeholders.
+
+Trainers write Markdown in docs/ and put {{名称}} wherever a number or name of
+this community belongs: {{规则1.分值}}, {{积分有效期}}, {{例子.封顶}} … The
+facts come from the workbook, and the worked examples from the real points
+engine run on a tiny made-up ledger with this community's rules and settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+
+from kit.calendar import add_months
+from kit.errors import KitError
+from kit.ledger import compute
+from kit.model import Book, Entry, Grid, Resident, Rule, Staff
+from kit.problems import CATALOGUE
+from kit.schema import REWARD_KINDS, SHEETS, choice_label
+from kit.tables import Tables
+from kit.wording import plain_number
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}\n]+?)\s*\}\}")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+class PlaceholderError(KitError):
+    code = "unknown-placeholder"
+
+
+@dataclass(frozen=True)
+class Facts:
+    values: dict[str, str]  # name → plain text
+    blocks: dict[str, str]  # name → an escaped HTML block (tables, lists), for Markdown pages only
+
+    def fill(self, text: str, where: str, markdown: bool = True) -> str:
+        """Replace every {{name}}; an unknown name stops the build, naming file and line.
+
+        In Markdown the values are escaped so that nothing from the workbook becomes markup;
+        elsewhere (quiz files) they stay plain text for the template to escape."""
+        def replace(match: re.Match) -> str:
+            name = match.group(1)
+            if name in self.values:
+                return md(self.values[name]) if markdown else self.values[name]
+            if markdown and name in self.blocks:
+                return self.blocks[name]
+            line = text.count("\n", 0, match.start()) + 1
+            raise PlaceholderError(
+                f"{where} 第 {line} 行：没有名为“{name}”的占位符。请检查拼写；"
+                "所有占位符和它们现在的值列在网站的“培训中心 → 占位符一览”页面。")
+
+        return PLACEHOLDER.sub(replace, text)
+
+
+def md(text: object) -> str:
+    """Workbook text as literal Markdown: nothing in it becomes markup."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", escape(str(text), quote=False))
+
+
+def training_facts(book: Book, tables: Tables | None = None) -> Facts:
+    s = book.settings
+    rules = [r for r in book.rules if r.active]
+    values: dict[str, str] = {
+        "社区名称": s.site_name,
+        "主办单位": s.organization or s.site_name,
+        "网站地址": s.site_url or "（网站地址未设置）",
+        "积分有效期": str(s.decay_after_months),
+        "衰减比例": plain_number(s.decay_factor),
+        "衰减说法": _decay_words(s.decay_factor),
+        "年度上限": f"{s.annual_cap} 分" if s.annual_cap else "不限",
+        "公示天数": str(s.notice_days),
+        "最小公布人数": str(s.min_group_size),
+        "排行榜人数": str(s.ranking_size),
+        "规则数": str(len(rules)),
+        "类别列表": "、".join(dict.fromkeys(r.category for r in rules)) or "（暂无）",
+        "双人审核规则": "、".join(r.name for r in rules if r.double_review) or "（暂无）",
+        "奖品数": str(len(book.rewards)),
+    }
+    for index, rule in enumerate(rules, start=1):
+        for prefix in (f"规则{index}", f"规则.{rule.code}"):
+            values |= {
+                f"{prefix}.名称": rule.name, f"{prefix}.编码": rule.code,
+                f"{prefix}.分值": str(rule.points), f"{prefix}.单位": rule.unit,
+                f"{prefix}.类别": rule.category,
+                f"{prefix}.每日上限": f"{rule.daily_cap} 分" if rule.daily_cap else "不限",
+            }
+    for index, reward in enumerate(sorted(book.rewards, key=lambda r: r.cost), start=1):
+        values |= {f"奖品{index}.名称": reward.name, f"奖品{index}.所需积分": str(reward.cost),
+                   f"奖品{index}.类型": choice_label(REWARD_KINDS, reward.kind)}
+    values |= _names(tables)
+    values |= {f"问题.{code}.标题": c.title for code, c in CATALOGUE.items()}
+    values |= {f"问题.{code}.说明": _sample_message(c.template) for code, c in CATALOGUE.items()}
+    values |= worked_examples(book)
+    blocks = {"积分菜单表": menu_table(rules), "加分活动列表": bonus_list(book), "奖品表": reward_table(book)}
+    return Facts(values, blocks)
+
+
+def _decay_words(factor: Decimal) -> str:
+    if factor == Decimal("0.5"):
+        return "减半"
+    if factor == 0:
+        return "清零"
+    return f"乘以 {plain_number(factor)}"
+
+
+def _names(tables: Tables | None) -> dict[str, str]:
+    """表.积分记录 and 列.积分记录.审核人1: the names as written in this community's workbook."""
+    found = {}
+    for sheet in SHEETS:
+        layout = tables.layout(sheet.key) if tables else None
+        found[f"表.{sheet.zh}"] = layout.name if layout else sheet.zh
+        for col in sheet.columns:
+            header = layout.headers.get(col.key) if layout else None
+            found[f"列.{sheet.zh}.{col.zh}"] = header or col.zh
+    return found
+
+
+def _sample_message(template: str) -> str:
+    return re.sub(r"\{[a-z_]+\}", "……", template)
+
+
+# --- worked examples, computed by the engine --------------------------------------
+
+_DAY = dt.date(2025, 3, 10)
+_STAFF = (Staff(2, "S1", "登记员", "recorder"), Staff(3, "S2", "审核员", "reviewer"),
+          Staff(4, "S3", "审核员", "reviewer"))
+
+
+def _points(book: Book, entries: list[Entry], as_of: dt.date) -> tuple[dict[int, object], object]:
+    """Run the real engine on made-up entries of one made-up resident."""
+    resident = Resident(2, "X", "某居民", "G", None, None, False, None, "active")
+    sample = dataclasses.replace(
+        book, grids=(Grid(2, "G", "网格", None),), staff=_STAFF, residents=(resident,),
+        entries=tuple(entries), redemptions=(), appeals=())
+    ledger = compute(sample, as_of)
+    return ledger.awards, ledger.accounts["X"]
+
+
+def _entry(row: int, rule: Rule, quantity: Decimal, date: dt.date, time: dt.time | None) -> Entry:
+    return Entry(row, f"T{row}", date, time, "X", rule.code, quantity, None, "S1", "S2",
+                 "S3" if rule.double_review else None, "approved")
+
+
+def worked_examples(book: Book) -> dict[str, str]:
+    rules = [r for r in book.rules if r.active]
+    if not rules:
+        none = "（还没有启用的积分规则）"
+        return {"例子.基本": none, "例子.加分": none, "例子.封顶": none, "例子.衰减": _decay_example(book)}
+    return {
+        "例子.基本": _basic_example(book, rules[0]),
+        "例子.加分": _bonus_example(book, rules),
+        "例子.封顶": _cap_example(book, rules),
+        "例子.衰减": _decay_example(book),
+    }
+
+
+def _basic_example(book: Book, rule: Rule) -> str:
+    awards, _ = _points(book, [_entry(2, rule, Decimal(2), _DAY, None)], _DAY)
+    award = awards[2]
+    return f"参加{rule.name} 2 {rule.unit}：{rule.points} × 2 = {award.points} 分" + (
+        f"（当天有加分，按 ×{plain_number(award.multiplier)} 计）" if award.multiplier != 1 else "")
+
+
+def _bonus_example(book: Book, rules: list[Rule]) -> str:
+    bonuses = sorted(book.bonuses, key=lambda b: (b.start_time is None, b.row))
+    for bonus in bonuses:
+        rule = next((r for r in rules if (bonus.rule_code in (None, r.code))
+                     and (bonus.category in (None, r.category))), None)
+        if rule is None:
+            continue
+        day = bonus.start_date or _DAY
+        time = bonus.start_time or (dt.time(10, 0) if bonus.end_time is None else bonus.end_time)
+        awards, _ = _points(book, [_entry(2, rule, Decimal(2), day, time)], day)
+        award = awards[2]
+        when = f"{time:%H:%M} 开始" if bonus.start_time or bonus.end_time else f"{day} 当天"
+        return (f"{bonus.name}：{rule.name} 2 {rule.unit}（{when}）= {rule.points} × 2 × "
+                f"{plain_number(award.multiplier)} = {award.points} 分")
+    return "本社区目前没有加分活动。"
+
+
+def _cap_example(book: Book, rules: list[Rule]) -> str:
+    rule = next((r for r in rules if r.daily_cap), None)
+    if rule is None:
+        return "本社区的积分规则没有设每日上限。"
+    quantity = Decimal(rule.daily_cap // rule.points + 1)  # one unit more than the cap allows
+    time = dt.time(10, 0)
+    quiet = dataclasses.replace(book, bonuses=())  # the cap shows best without a bonus
+    awards, _ = _points(quiet, [_entry(2, rule, quantity, _DAY, time)], _DAY)
+    award = awards[2]
+    return (f"同一天参加{rule.name} {plain_number(quantity)} {rule.unit}，按分值应得 {award.base} 分，"
+            f"但每日上限是 {rule.daily_cap} 分，实际计 {award.awarded} 分")
+
+
+def _decay_example(book: Book) -> str:
+    months, factor = book.settings.decay_after_months, book.settings.decay_factor
+    if months <= 0:
+        return "本社区的积分长期有效，不会减少。"
+    rule = Rule(2, "D", "示例", "示例", 100, "次", 0, False, None, None, True)
+    sample = dataclasses.replace(book, rules=(rule,), bonuses=())
+    later = add_months(_DAY, months)
+    _, account = _points(sample, [_entry(2, rule, Decimal(1), _DAY, None)], later)
+    return (f"{_DAY} 获得的 100 分，一直没有使用，满 {months} 个月（{later}）时变成 "
+            f"{account.balance} 分（{_decay_words(factor)}）")
+
+
+# --- blocks: whole tables as raw HTML (escaped), on a line of their own --------------
+
+
+def menu_table(rules: list[Rule]) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(r.category)}</td><td>{escape(r.name)}</td><td>{r.points} 分/{escape(r.unit)}</td>"
+        f"<td>{f'{r.daily_cap} 分' if r.daily_cap else '不限'}</td>"
+        f"<td>{'双人审核' if r.double_review else '一人审核'}</td></tr>"
+        for r in rules)
+    return ("<table><thead><tr><th>类别</th><th>活动</th><th>积分</th><th>每日上限</th><th>审核</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def bonus_list(book: Book) -> str:
+    from kit.views import bonus_in_words
+
+    rules = {r.code: r for r in book.rules}
+    items = "".join(f"<li><strong>{escape(b.name)}</strong>：{escape(bonus_in_words(b, rules))}</li>"
+                    for b in book.bonuses)
+    return f"<ul>{items}</ul>" if items else "<p>本社区目前没有加分活动。</p>"
+
+
+def reward_table(book: Book) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(r.name)}</td><td>{choice_label(REWARD_KINDS, r.kind)}</td><td>{r.cost} 分</td></tr>"
+        for r in sorted(book.rewards, key=lambda r: r.cost))
+    return f"<table><thead><tr><th>奖品</th><th>类型</th><th>所需积分</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+
