@@ -326,11 +326,13 @@ def test_no_bulk_data_file_under_a_guessable_name(site):
     pages |= {f"{p}/index.html" for p in ("menu", "rewards", "ranking", "notice", "dashboard", "privacy", "me")}
     # one sealed file per card, named by a hash of its token (tests/test_personal_page.py)
     sealed = [f for f in files if re.fullmatch(r"me/d/[0-9a-f]{32}\.bin", f)]
-    extra = [f for f in files if f not in pages and f not in sealed and not f.startswith("assets/")]
+    training = [f for f in files if re.fullmatch(r"training/([\w-]+/)?index\.html", f)]  # docs/training pages
+    extra = [f for f in files if f not in pages and f not in sealed and f not in training
+             and not f.startswith("assets/")]
     assert not extra, f"unexpected public files: {extra}"
     own_assets = [f for f in files if f.startswith("assets/") and not f.startswith(
         ("assets/javascripts/", "assets/stylesheets/", "assets/images/"))]
-    assert own_assets == ["assets/kit-crypto.js", "assets/kit.css", "assets/me.js"], own_assets
+    assert own_assets == ["assets/kit-crypto.js", "assets/kit.css", "assets/me.js", "assets/quiz.js"], own_assets
 
 
 def test_search_index_excludes_pages_with_residents(site):
