@@ -86,14 +86,16 @@ def _question(item: object, where: str) -> Question:
     options = item.get("options")
     if not isinstance(options, list) or len(options) < 2:
         raise QuizError(f"{where}：单选题至少要有两个 options（选项）。")
-    options = tuple(str(o).strip() for o in options)
-    if len(set(options)) != len(options):
-        raise QuizError(f"{where}：有两个选项相同（{'、'.join(options)}）。如果选项来自占位符，"
-                        "可能是本社区的规则让它们变成了同一个数，请换一个选项。")
+    options = [str(o).strip() for o in options]
     answer = item.get("answer")
     if not isinstance(answer, int) or not 1 <= answer <= len(options):
         raise QuizError(f"{where}：answer 应为正确选项的序号（1 到 {len(options)}）。")
-    return Question(kind, str(item["question"]), options, answer - 1, explain)
+    right = options[answer - 1]
+    # a wrong option that this community's numbers made equal to another one is dropped
+    kept = [o for i, o in enumerate(options) if o not in options[:i] and (o != right or i == answer - 1)]
+    if len(kept) < 2:
+        raise QuizError(f"{where}：选项用本社区的数字填好后都一样了（{'、'.join(options)}），请换几个选项。")
+    return Question(kind, str(item["question"]), tuple(kept), kept.index(right), explain)
 
 
 def placeholders_page(facts: Facts) -> str:

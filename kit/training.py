@@ -88,6 +88,10 @@ def training_facts(book: Book, tables: Tables | None = None) -> Facts:
                 f"{prefix}.类别": rule.category,
                 f"{prefix}.每日上限": f"{rule.daily_cap} 分" if rule.daily_cap else "不限",
             }
+    if not rules:  # a new community: the skeleton's pages still build
+        values |= {f"规则1.{k}": "（暂无）" for k in ("名称", "编码", "分值", "单位", "类别", "每日上限")}
+    if not book.rewards:
+        values |= {f"奖品1.{k}": "（暂无）" for k in ("名称", "所需积分", "类型")}
     for index, reward in enumerate(sorted(book.rewards, key=lambda r: r.cost), start=1):
         values |= {f"奖品{index}.名称": reward.name, f"奖品{index}.所需积分": str(reward.cost),
                    f"奖品{index}.类型": choice_label(REWARD_KINDS, reward.kind)}
