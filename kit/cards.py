@@ -7,17 +7,15 @@ handed out on paper; nothing here is ever published.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.resources
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import zxingcpp
 from fpdf import FPDF
-from PIL import Image
 
 from kit.errors import KitError, OutputError
 from kit.model import Book
+from kit.pdf import FONT, new_pdf, qr_image, save_pdf
 from kit.privacy import public_names
 from kit.tokens import grouped
 
@@ -79,11 +77,6 @@ def choose_residents(book: Book, grid: str | None, residents: tuple[str, ...], r
     return [r.resident_id for r in book.residents if r.status == "active"]
 
 
-def font_path() -> Path:
-    """Noto Sans SC (SIL OFL), installed with the kit: cards print on machines without Chinese fonts."""
-    return Path(str(importlib.resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"))
-
-
 def check_output(out: Path, site_dir: Path) -> Path:
     """Where the cards may go: a .pdf anywhere but under the published site."""
     out = Path(out).resolve()
@@ -98,11 +91,8 @@ def write_cards_pdf(cards: list[Card], out: Path, site_dir: Path, created: dt.da
                     progress: Callable[[int], None] = lambda done: None) -> int:
     """Write the cards to out (never under the published site); returns the page count."""
     out = check_output(out, site_dir)
-    pdf = FPDF(format="A4", unit="mm")
-    pdf.set_creation_date(created)  # no hidden clock: the same cards and date give the same file
+    pdf = new_pdf("A4", "积分卡", created)
     pdf.set_auto_page_break(False)
-    pdf.set_title("积分卡")
-    pdf.add_font("noto", fname=str(font_path()))
     for index, card in enumerate(cards):
         slot = index % (COLUMNS * ROWS)
         if slot == 0:
@@ -112,18 +102,8 @@ def write_cards_pdf(cards: list[Card], out: Path, site_dir: Path, created: dt.da
         y = TOP + (slot // COLUMNS) * CARD_H
         _card(pdf, card, x, y)
         progress(index + 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    pdf.output(str(tmp))
-    tmp.replace(out)
+    save_pdf(pdf, out)
     return pdf.pages_count
-
-
-def _qr(url: str) -> Image.Image:
-    code = zxingcpp.create_barcode(url, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-    matrix = code.to_image(scale=8, add_quiet_zones=True)
-    height, width = matrix.shape
-    return Image.frombuffer("L", (width, height), bytes(matrix), "raw", "L", 0, 1)
 
 
 def _card(pdf: FPDF, card: Card, x: float, y: float) -> None:
@@ -131,19 +111,19 @@ def _card(pdf: FPDF, card: Card, x: float, y: float) -> None:
     pdf.set_line_width(0.1)
     pdf.rect(x + 1, y + 1, CARD_W - 2, CARD_H - 2)  # a faint border inside the cut
     pdf.set_text_color(45, 90, 158)
-    pdf.set_font("noto", size=9)
+    pdf.set_font(FONT, size=9)
     pdf.text(x + 4, y + 7, _fit(pdf, card.community, CARD_W - 8))
-    pdf.image(_qr(card.url), x=x + 2.5, y=y + 9.5, w=QR_SIZE + 3, h=QR_SIZE + 3)
+    pdf.image(qr_image(card.url), x=x + 2.5, y=y + 9.5, w=QR_SIZE + 3, h=QR_SIZE + 3)
     pdf.set_text_color(0, 0, 0)
-    pdf.set_font("noto", size=6.5)
+    pdf.set_font(FONT, size=6.5)
     pdf.text(x + 4, y + 46.5, "手机扫码查看我的积分")
     right = x + 38
-    pdf.set_font("noto", size=15)
+    pdf.set_font(FONT, size=15)
     pdf.text(right, y + 18, _fit(pdf, card.name, CARD_W - 41))
-    pdf.set_font("noto", size=8)
+    pdf.set_font(FONT, size=8)
     pdf.text(right, y + 25, _fit(pdf, card.grid, CARD_W - 41))
     pdf.text(right, y + 31, f"排行榜化名：{card.pseudonym}")
-    pdf.set_font("noto", size=6)
+    pdf.set_font(FONT, size=6)
     token = grouped(card.token)
     pdf.text(right, y + 37, "卡号 " + token[:19])
     pdf.text(right + 6.3, y + 40.5, token[20:])

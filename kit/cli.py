@@ -287,6 +287,28 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
         click.echo("新卡号要在下次运行 kit build 更新网站后才能扫码使用；补办的旧卡也在那时失效。")
 
 
+@cli.command("handouts")
+@click.argument("workbook", required=False)
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+              help="PDF 放在这个文件夹，默认是项目的 private/handouts/。")
+@click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
+def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date | None) -> None:
+    """打印培训材料：居民宣传单、工作人员速查卡、培训日程、公示栏海报（PDF，内嵌中文字体）。"""
+    from kit.handouts import write_handouts
+
+    project = _cards_project(workbook)
+    day = as_of or dt.date.today()
+    result = validate(open_source(project.workbook), day)
+    if result.errors:
+        click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
+    out_dir = output or project.private_dir / "handouts"
+    created = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+    made = write_handouts(result.book, result.ledger, result.tables, project.root / "docs", out_dir, created)
+    click.echo(f"✓ 已生成 {len(made)} 份培训材料，放在 {out_dir}：")
+    for handout in made:
+        click.echo(f"  {handout.name}（{handout.page_format}，{handout.pages} 页）")
+
+
 def _cards_project(workbook: str | None) -> Project:
     project = find_project(Path.cwd())
     if project is not None:
