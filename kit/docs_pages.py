@@ -61,14 +61,27 @@ def render_quizzes(docs: Path, facts: Facts, env: jinja2.Environment) -> list[Pa
 
 
 def read_quiz(text: str, where: str, facts: Facts) -> Quiz:
+    """Read the YAML first, then fill each text: a name with quotes or colons cannot break it."""
+    facts.check(text, where, markdown=False)  # unknown placeholders, named by line
     try:
-        data = yaml.safe_load(facts.fill(text, where, markdown=False))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise QuizError(f"{where} 格式有误：{exc}") from None
+    data = _filled(data, facts, where)
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list) or not data["questions"]:
         raise QuizError(f"{where}：应包含 title（标题）和 questions（题目列表），请对照已有的测验文件修改。")
     questions = tuple(_question(item, f"{where} 第 {n} 题") for n, item in enumerate(data["questions"], start=1))
     return Quiz(str(data.get("title") or "自测"), str(data.get("intro") or ""), questions)
+
+
+def _filled(value: object, facts: Facts, where: str) -> object:
+    if isinstance(value, str):
+        return facts.fill(value, where, markdown=False)
+    if isinstance(value, list):
+        return [_filled(v, facts, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _filled(v, facts, where) for k, v in value.items()}
+    return value
 
 
 def _question(item: object, where: str) -> Question:

@@ -69,7 +69,10 @@ def _render(book: Book, title: str, page_format: str, size: float, body: str, cr
     pdf.add_page()
     _heading(pdf, book, title, created.date())
     pdf.set_font(FONT, size=size)
-    pdf.write_html(_keep_together(body), table_line_separators=True)
+    try:
+        pdf.write_html(_keep_together(body), table_line_separators=True)
+    except (NotImplementedError, ValueError, KeyError) as exc:  # fpdf2 refuses some nesting, e.g. links in tables
+        raise KitError(f"“{title}”里有 PDF 排版不支持的格式（{exc}）。培训日程请只用标题、段落、列表和简单表格。") from None
     _footer_on_every_page(pdf, book, created.date())
     return pdf
 

@@ -55,6 +55,10 @@ class Facts:
 
         return PLACEHOLDER.sub(replace, text)
 
+    def check(self, text: str, where: str, markdown: bool = True) -> None:
+        """Raise on the first unknown placeholder, naming its line; change nothing."""
+        self.fill(text, where, markdown)
+
 
 def md(text: object) -> str:
     """Workbook text as literal Markdown: nothing in it becomes markup."""
@@ -71,6 +75,9 @@ def training_facts(book: Book, tables: Tables | None = None) -> Facts:
         "积分有效期": str(s.decay_after_months),
         "衰减比例": plain_number(s.decay_factor),
         "衰减说法": _decay_words(s.decay_factor),
+        "衰减规则": (f"积分获得后 {s.decay_after_months} 个月内没有使用，剩下的部分{_decay_words(s.decay_factor)}；"
+                 f"此后每满 {s.decay_after_months} 个月再{_decay_words(s.decay_factor)}一次"
+                 if s.decay_after_months else "积分长期有效，不会减少"),
         "年度上限": f"{s.annual_cap} 分" if s.annual_cap else "不限",
         "公示天数": str(s.notice_days),
         "最小公布人数": str(s.min_group_size),
@@ -183,13 +190,13 @@ def _bonus_example(book: Book, rules: list[Rule]) -> str:
         when = f"{time:%H:%M} 开始" if bonus.start_time or bonus.end_time else f"{day} 当天"
         return (f"{bonus.name}：{rule.name} 2 {rule.unit}（{when}）= {rule.points} × 2 × "
                 f"{plain_number(award.multiplier)} = {award.points} 分")
-    return "本社区目前没有加分活动。"
+    return "本社区目前没有加分活动"
 
 
 def _cap_example(book: Book, rules: list[Rule]) -> str:
     rule = next((r for r in rules if r.daily_cap), None)
     if rule is None:
-        return "本社区的积分规则没有设每日上限。"
+        return "本社区的积分规则没有设每日上限"
     quantity = Decimal(rule.daily_cap // rule.points + 1)  # one unit more than the cap allows
     time = dt.time(10, 0)
     quiet = dataclasses.replace(book, bonuses=())  # the cap shows best without a bonus
@@ -202,7 +209,7 @@ def _cap_example(book: Book, rules: list[Rule]) -> str:
 def _decay_example(book: Book) -> str:
     months, factor = book.settings.decay_after_months, book.settings.decay_factor
     if months <= 0:
-        return "本社区的积分长期有效，不会减少。"
+        return "本社区的积分长期有效，不会减少"
     rule = Rule(2, "D", "示例", "示例", 100, "次", 0, False, None, None, True)
     sample = dataclasses.replace(book, rules=(rule,), bonuses=())
     later = add_months(_DAY, months)
