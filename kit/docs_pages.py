@@ -104,8 +104,11 @@ def _question(item: object, where: str) -> Question:
     if not isinstance(answer, int) or not 1 <= answer <= len(options):
         raise QuizError(f"{where}：answer 应为正确选项的序号（1 到 {len(options)}）。")
     right = options[answer - 1]
-    # a wrong option that this community's numbers made equal to another one is dropped
-    kept = [o for i, o in enumerate(options) if o not in options[:i] and (o != right or i == answer - 1)]
+    # a wrong option that this community's numbers made equal to the answer or to another is dropped
+    kept = []
+    for index, option in enumerate(options):
+        if index == answer - 1 or (option != right and option not in kept):
+            kept.append(option)
     if len(kept) < 2:
         raise QuizError(f"{where}：选项用本社区的数字填好后都一样了（{'、'.join(options)}），请换几个选项。")
     return Question(kind, str(item["question"]), tuple(kept), kept.index(right), explain)

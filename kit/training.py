@@ -25,7 +25,7 @@ from kit.tables import Tables
 from kit.wording import plain_number
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}\n]+?)\s*\}\}")
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>])")  # what Markdown lets a backslash escape
 
 
 class PlaceholderError(KitError):
@@ -62,7 +62,8 @@ class Facts:
 
 def md(text: object) -> str:
     """Workbook text as literal Markdown: nothing in it becomes markup."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", escape(str(text), quote=False))
+    escaped = MARKDOWN_SPECIAL.sub(r"\\\1", escape(str(text), quote=False))
+    return escaped.replace("~", "&#126;")  # strike-through in some extensions, yet no backslash escape
 
 
 def training_facts(book: Book, tables: Tables | None = None) -> Facts:
@@ -169,11 +170,19 @@ def worked_examples(book: Book) -> dict[str, str]:
     }
 
 
+def _sum(rule: Rule, quantity: Decimal, award) -> str:
+    """10 × 2 × 2 = 40 分, and what a cap then kept."""
+    factor = f" × {plain_number(award.multiplier)}" if award.multiplier != 1 else ""
+    text = f"{rule.points} × {plain_number(quantity)}{factor} = {award.base} 分"
+    if award.cap is not None:
+        limit = "每日上限" if award.cap == "daily" else "年度上限"
+        text += f"，超过{limit}，实际计 {award.awarded} 分"
+    return text
+
+
 def _basic_example(book: Book, rule: Rule) -> str:
     awards, _ = _points(book, [_entry(2, rule, Decimal(2), _DAY, None)], _DAY)
-    award = awards[2]
-    return f"参加{rule.name} 2 {rule.unit}：{rule.points} × 2 = {award.points} 分" + (
-        f"（当天有加分，按 ×{plain_number(award.multiplier)} 计）" if award.multiplier != 1 else "")
+    return f"参加{rule.name} 2 {rule.unit}：{_sum(rule, Decimal(2), awards[2])}"
 
 
 def _bonus_example(book: Book, rules: list[Rule]) -> str:
@@ -186,10 +195,8 @@ def _bonus_example(book: Book, rules: list[Rule]) -> str:
         day = bonus.start_date or _DAY
         time = bonus.start_time or (dt.time(10, 0) if bonus.end_time is None else bonus.end_time)
         awards, _ = _points(book, [_entry(2, rule, Decimal(2), day, time)], day)
-        award = awards[2]
         when = f"{time:%H:%M} 开始" if bonus.start_time or bonus.end_time else f"{day} 当天"
-        return (f"{bonus.name}：{rule.name} 2 {rule.unit}（{when}）= {rule.points} × 2 × "
-                f"{plain_number(award.multiplier)} = {award.points} 分")
+        return f"{bonus.name}：{rule.name} 2 {rule.unit}（{when}）：{_sum(rule, Decimal(2), awards[2])}"
     return "本社区目前没有加分活动"
 
 
@@ -211,7 +218,8 @@ def _decay_example(book: Book) -> str:
     if months <= 0:
         return "本社区的积分长期有效，不会减少"
     rule = Rule(2, "D", "示例", "示例", 100, "次", 0, False, None, None, True)
-    sample = dataclasses.replace(book, rules=(rule,), bonuses=())
+    uncapped = dataclasses.replace(book.settings, annual_cap=0)  # decay alone, nothing else cut
+    sample = dataclasses.replace(book, rules=(rule,), bonuses=(), settings=uncapped)
     later = add_months(_DAY, months)
     _, account = _points(sample, [_entry(2, rule, Decimal(1), _DAY, None)], later)
     return (f"{_DAY} 获得的 100 分，一直没有使用，满 {months} 个月（{later}）时变成 "
