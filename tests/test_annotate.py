@@ -9,9 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-import zipfile
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
@@ -19,7 +17,7 @@ from click.testing import CliRunner
 
 from kit.cli import cli
 
-from tests.conftest import write_xlsx
+from tests.conftest import write_ods, write_xlsx
 
 AS_OF = ["--as-of", "2026-06-30"]
 ERROR_FILL, WARNING_FILL = "FFC7CE", "FFEB9C"
@@ -229,51 +227,6 @@ def test_two_problems_on_one_cell_share_one_comment(tmp_path, base):
 
 
 # --- ods in, values-only xlsx out -----------------------------------------------------------
-
-_ODS_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-           'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
-
-
-def _ods_cell(value: object) -> str:
-    if value is None:
-        return "<table:table-cell/>"
-    if isinstance(value, dt.date):
-        return (f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
-                f"<text:p>{value.isoformat()}</text:p></table:table-cell>")
-    if isinstance(value, dt.time):
-        return (f'<table:table-cell office:value-type="time" '
-                f'office:time-value="PT{value.hour:02d}H{value.minute:02d}M{value.second:02d}S">'
-                f"<text:p>{value:%H:%M}</text:p></table:table-cell>")
-    if isinstance(value, (int, float)):
-        return (f'<table:table-cell office:value-type="float" office:value="{value}">'
-                f"<text:p>{value}</text:p></table:table-cell>")
-    return f'<table:table-cell office:value-type="string"><text:p>{escape(str(value))}</text:p></table:table-cell>'
-
-
-def write_ods(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    """A minimal OpenDocument spreadsheet (ODF 1.2: mimetype, manifest, content.xml)."""
-    body = "".join(
-        f'<table:table table:name="{escape(name)}">'
-        + "".join("<table:table-row>" + "".join(map(_ods_cell, row)) + "</table:table-row>" for row in rows)
-        + "</table:table>"
-        for name, rows in sheets.items()
-    )
-    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS} office:version="1.2">'
-               f"<office:body><office:spreadsheet>{body}</office:spreadsheet></office:body></office:document-content>")
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?>'
-                '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
-                'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                "</manifest:manifest>")
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
-                         compress_type=zipfile.ZIP_STORED)
-        archive.writestr("META-INF/manifest.xml", manifest)
-        archive.writestr("content.xml", content)
-    return path
-
 
 def test_ods_source_gives_an_annotated_values_copy(tmp_path, base):
     source = write_ods(tmp_path / "台账.ods", with_problems(base))

@@ -13,9 +13,7 @@ import datetime as dt
 import hashlib
 import os
 import re
-import zipfile
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import openpyxl
 import pypdfium2 as pdfium
@@ -29,7 +27,7 @@ from kit.cards import cards_for, write_cards_pdf
 from kit.pipeline import open_source, validate
 from kit.privacy import public_names
 from kit.tokens import file_id, normalize
-from tests.conftest import AS_OF, BASE, make_project, run_kit
+from tests.conftest import AS_OF, BASE, make_project, run_kit, write_ods
 
 SITE_URL = "https://jf.example.cn/"
 SECRET = dict((row[0], row[1]) for row in BASE["设置"][1:])["化名密钥"]
@@ -440,51 +438,6 @@ def test_workbook_changed_after_reading_is_not_overwritten(project):
     tokens = tokens_in_workbook(project)
     assert all(tokens[rid] == token for rid, token in plan.new.items())
     assert openpyxl.load_workbook(workbook)["积分记录"]["G2"].value == "有人刚刚在 Excel 里改过"
-
-
-_ODS_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-           'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
-
-
-def _ods_cell(value: object) -> str:
-    if value is None:
-        return "<table:table-cell/>"
-    if isinstance(value, dt.date):
-        return (f'<table:table-cell office:value-type="date" office:date-value="{value.isoformat()}">'
-                f"<text:p>{value.isoformat()}</text:p></table:table-cell>")
-    if isinstance(value, dt.time):
-        return (f'<table:table-cell office:value-type="time" '
-                f'office:time-value="PT{value.hour:02d}H{value.minute:02d}M{value.second:02d}S">'
-                f"<text:p>{value:%H:%M}</text:p></table:table-cell>")
-    if isinstance(value, (int, float)):
-        return (f'<table:table-cell office:value-type="float" office:value="{value}">'
-                f"<text:p>{value}</text:p></table:table-cell>")
-    return f'<table:table-cell office:value-type="string"><text:p>{escape(str(value))}</text:p></table:table-cell>'
-
-
-def write_ods(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    """A minimal OpenDocument spreadsheet (mimetype, manifest, content.xml)."""
-    body = "".join(
-        f'<table:table table:name="{escape(name)}">'
-        + "".join("<table:table-row>" + "".join(map(_ods_cell, row)) + "</table:table-row>" for row in rows)
-        + "</table:table>"
-        for name, rows in sheets.items()
-    )
-    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS} office:version="1.2">'
-               f"<office:body><office:spreadsheet>{body}</office:spreadsheet></office:body></office:document-content>")
-    manifest = ('<?xml version="1.0" encoding="UTF-8"?>'
-                '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
-                'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
-                'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                "</manifest:manifest>")
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
-                         compress_type=zipfile.ZIP_STORED)
-        archive.writestr("META-INF/manifest.xml", manifest)
-        archive.writestr("content.xml", content)
-    return path
 
 
 def test_ods_source_is_refused_without_writing(project):
