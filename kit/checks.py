@@ -62,6 +62,8 @@ def check_numbers(book: Book, as_of: dt.date) -> Iterator[Problem]:
             yield problem("non-positive-cost", "rewards", reward.row, "cost", value=reward.cost)
         if reward.stock is not None and reward.stock < 0:
             yield problem("negative-value", "rewards", reward.row, "stock", value=reward.stock)
+        if reward.value is not None and reward.value < 0:
+            yield problem("negative-value", "rewards", reward.row, "value", value=reward.value)
     for bonus in book.bonuses:
         if bonus.multiplier <= 0:
             yield problem("bad-multiplier", "bonuses", bonus.row, "multiplier", value=bonus.multiplier)

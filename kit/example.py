@@ -90,13 +90,13 @@ BONUSES = (
 )
 
 REWARDS = (
-    Reward(2, "JP01", "东北大米 5 公斤", "goods", 200, 60, "到社区服务站领取。"),
-    Reward(3, "JP02", "食用油 5 升", "goods", 150, 80, None),
-    Reward(4, "JP03", "洗衣液", "goods", 80, 120, None),
-    Reward(5, "JP04", "超市购物券 50 元", "goods", 300, 40, "合作超市通用。"),
-    Reward(6, "RY01", "“平安守护之星”荣誉证书", "honour", 100, None, "在社区表彰会上颁发。"),
-    Reward(7, "RY02", "年度积分达人表彰", "honour", 500, 10, "每年评选一次。"),
-    Reward(8, "FW01", "免费健康体检", "service", 400, 25, "社区卫生服务中心提供。"),
+    Reward(2, "JP01", "东北大米 5 公斤", "goods", 200, 60, "到社区服务站领取。", Decimal(35)),
+    Reward(3, "JP02", "食用油 5 升", "goods", 150, 80, None, Decimal(45)),
+    Reward(4, "JP03", "洗衣液", "goods", 80, 120, None, Decimal(20)),
+    Reward(5, "JP04", "超市购物券 50 元", "goods", 300, 40, "合作超市通用。", Decimal(50)),
+    Reward(6, "RY01", "“平安守护之星”荣誉证书", "honour", 100, None, "在社区表彰会上颁发。", Decimal(5)),
+    Reward(7, "RY02", "年度积分达人表彰", "honour", 500, 10, "每年评选一次。", Decimal(30)),
+    Reward(8, "FW01", "免费健康体检", "service", 400, 25, "社区卫生服务中心提供。", Decimal(80)),
     Reward(9, "FW02", "社区食堂优先就餐", "service", 120, None, None),
     Reward(10, "FW03", "便民服务优先预约", "service", 60, None, "理发、家电维修等优先预约。"),
 )

@@ -107,6 +107,7 @@ class Reward:
     cost: int
     stock: int | None  # None = unlimited
     description: str | None
+    value: Decimal | None = None  # yuan, for staff reports only
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,6 +210,8 @@ SHEETS: tuple[Sheet, ...] = (
                help="兑换一份需要多少积分，正整数。"),
         Column("stock", "库存", Kind.INT, width=8, help="一共有多少份；留空表示不限。"),
         Column("description", "说明", Kind.TEXT, width=30, help="奖品说明。"),
+        Column("value", "价值(元)", Kind.DECIMAL, width=10,
+               help="一份奖品大约值多少钱（可不填），只用于工作人员报表估算积分的兑换成本，不会公开。"),
     ), required=False, help="可以用积分兑换的奖品：物质奖励、精神奖励（表彰）、优先服务。", id_column="code"),
     Sheet("redemptions", "兑换记录", (
         Column("redemption_id", "编号", Kind.ID, required=True, mandatory=True, width=12,
