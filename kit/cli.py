@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from kit.errors import KitError, ProjectError
+from kit.errors import KitError, OutputError, ProjectError
 from kit.pipeline import Validated, open_source, validate
 from kit.project import Project, find_project, init_project
 from kit.tables import place
@@ -307,6 +307,39 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
     click.echo(f"✓ 已生成 {len(made)} 份培训材料，放在 {out_dir}：")
     for handout in made:
         click.echo(f"  {handout.name}（{handout.page_format}，{handout.pages} 页）")
+
+
+@cli.command("report")
+@click.argument("workbook", required=False)
+@click.option("--quarter", help="季度，如 2026Q3；默认是最近一个已结束的季度。")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="报告 PDF 的位置，默认放在项目的 private/ 文件夹（同名的 .md、.html 放在旁边）。")
+def report_command(workbook: str | None, quarter: str | None, output: Path | None) -> None:
+    """季度评估报告（仅供工作人员）：参与率、申诉、热点网格、积分负债和设置对比。"""
+    from rich.console import Console as RichConsole
+
+    from kit.report import build_report, write_report
+    from kit.stats import previous_quarter, quarter_bounds, quarter_of
+
+    project = _cards_project(workbook)
+    today = dt.date.today()
+    quarter = quarter or previous_quarter(quarter_of(today))
+    start, end = quarter_bounds(quarter)
+    if start > today:
+        raise KitError(f"{quarter} 还没有开始，无法生成报告。")
+    as_of = min(end, today)
+    console = RichConsole(stderr=True, highlight=False)
+    with console.status("读取并校验表格……") as status:
+        result = validate(open_source(project.workbook), as_of)
+        if result.errors:
+            console.print(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。")
+        report = build_report(result.book, result.ledger, quarter, progress=lambda s: status.update(s + "……"))
+        out = output or project.private_dir / f"季度报告-{quarter}.pdf"
+        if out.resolve().is_relative_to(project.site_dir.resolve()):
+            raise OutputError("季度报告只供工作人员使用，不能放进公开网站的文件夹。")
+        written = write_report(report, out, dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc))
+    click.echo(f"✓ 季度报告 {quarter}（数据截至 {as_of}）：{written.pdf}（{written.pages} 页），"
+               f"另有 {written.markdown.name} 和 {written.html.name}。")
 
 
 def _cards_project(workbook: str | None) -> Project:

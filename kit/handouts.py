@@ -9,7 +9,6 @@ carries the date, the site address and a QR code to the site.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -21,7 +20,7 @@ from fpdf.enums import XPos, YPos
 from kit.errors import KitError
 from kit.ledger import Ledger
 from kit.model import Book
-from kit.pdf import FONT, new_pdf, qr_image, save_pdf
+from kit.pdf import FONT, keep_together, new_pdf, qr_image, save_pdf
 from kit.schema import REWARD_KINDS, choice_label
 from kit.tables import Tables
 from kit.training import Facts, training_facts
@@ -31,7 +30,6 @@ COURSE_PAGE = Path("training") / "40-course.md"
 LEAFLET_RULES, LEAFLET_REWARDS, POSTER_LINES, POSTER_RANKS = 14, 8, 22, 8
 QR_SIZE = 28.0
 MIN_SIZE = 7.5
-TEXT_NODE = re.compile(r">([^<]+)<")
 
 
 @dataclass(frozen=True)
@@ -63,24 +61,19 @@ def write_handouts(book: Book, ledger: Ledger, tables: Tables | None, docs: Path
 
 
 def _render(book: Book, title: str, page_format: str, size: float, body: str, created: dt.datetime) -> FPDF:
-    pdf = new_pdf(page_format, title, created)
+    address = book.settings.site_url or "（网站地址未设置）"
+    pdf = new_pdf(page_format, title, created,
+                  footer=f"{book.settings.site_name}　网站：{address}　制作日期：{created.date()}")
     pdf.set_auto_page_break(True, margin=16)
     pdf.set_margins(14, 14, 14)
     pdf.add_page()
     _heading(pdf, book, title, created.date())
     pdf.set_font(FONT, size=size)
     try:
-        pdf.write_html(_keep_together(body), table_line_separators=True)
+        pdf.write_html(keep_together(body), table_line_separators=True)
     except (NotImplementedError, ValueError, KeyError) as exc:  # fpdf2 refuses some nesting, e.g. links in tables
         raise KitError(f"“{title}”里有 PDF 排版不支持的格式（{exc}）。培训日程请只用标题、段落、列表和简单表格。") from None
-    _footer_on_every_page(pdf, book, created.date())
     return pdf
-
-
-def _keep_together(html: str) -> str:
-    """fpdf2 wraps at spaces when a line has any, which tears Chinese sentences such as
-    “公示 7 天” apart; with no-break spaces it wraps between characters instead."""
-    return TEXT_NODE.sub(lambda m: ">" + m.group(1).replace(" ", "\u00a0") + "<", html)
 
 
 def _heading(pdf: FPDF, book: Book, title: str, day: dt.date) -> None:
@@ -99,17 +92,6 @@ def _heading(pdf: FPDF, book: Book, title: str, day: dt.date) -> None:
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
     pdf.set_y(max(pdf.get_y(), pdf.t_margin + QR_SIZE) + 2)
-
-
-def _footer_on_every_page(pdf: FPDF, book: Book, day: dt.date) -> None:
-    address = book.settings.site_url or "（网站地址未设置）"
-    for number in range(1, pdf.pages_count + 1):
-        pdf.page = number
-        pdf.set_font(FONT, size=8)
-        pdf.set_text_color(110, 110, 110)
-        pdf.text(pdf.l_margin, pdf.h - 8, f"{book.settings.site_name}　网站：{address}　制作日期：{day}"
-                 f"　第 {number}/{pdf.pages_count} 页")
-    pdf.set_text_color(0, 0, 0)
 
 
 def _table(headers: list[str], widths: list[int], rows: list[list[object]]) -> str:

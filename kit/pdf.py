@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
+import re
 from pathlib import Path
 
 import zxingcpp
@@ -11,6 +12,7 @@ from fpdf import FPDF
 from PIL import Image
 
 FONT = "noto"
+TEXT_NODE = re.compile(r">([^<]+)<")
 
 
 def font_path() -> Path:
@@ -18,9 +20,23 @@ def font_path() -> Path:
     return Path(str(importlib.resources.files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"))
 
 
-def new_pdf(page_format: str, title: str, created: dt.datetime) -> FPDF:
+class KitPDF(FPDF):
+    footer_line = ""  # printed at the foot of every page, with the page number
+
+    def footer(self) -> None:
+        if not self.footer_line:
+            return
+        self.set_y(-12)
+        self.set_font(FONT, size=8)
+        self.set_text_color(110, 110, 110)
+        self.cell(0, 5, f"{self.footer_line}　第 {self.page_no()}/{{nb}} 页")
+        self.set_text_color(0, 0, 0)
+
+
+def new_pdf(page_format: str, title: str, created: dt.datetime, footer: str = "") -> KitPDF:
     """A document with the Chinese font under every style (HTML headings ask for bold)."""
-    pdf = FPDF(format=page_format, unit="mm")
+    pdf = KitPDF(format=page_format, unit="mm")
+    pdf.footer_line = footer
     pdf.set_creation_date(created)  # no hidden clock: same input and date, same file
     pdf.set_title(title)
     for style in ("", "B", "I", "BI"):
@@ -42,3 +58,9 @@ def save_pdf(pdf: FPDF, out: Path) -> None:
     tmp = out.with_name(f".{out.name}.part")
     pdf.output(str(tmp))
     tmp.replace(out)
+
+
+def keep_together(html: str) -> str:
+    """fpdf2 wraps at spaces when a line has any, which tears Chinese sentences such as
+    “公示 7 天” apart; with no-break spaces it wraps between characters instead."""
+    return TEXT_NODE.sub(lambda m: ">" + m.group(1).replace(" ", "\u00a0") + "<", html)
