@@ -29,6 +29,8 @@ from kit.ledger import Ledger
 from kit.model import Book
 from kit.project import Project, skeleton_dir
 from kit.docs_pages import fill_pages, placeholders_page, render_quizzes
+from kit.opendata import datasets
+from kit.opendata import files as opendata_files
 from kit.personal import PersonalView, personal_views
 from kit.tables import Tables
 from kit.training import Facts, training_facts
@@ -44,6 +46,7 @@ PAGES = (
     ("notice.md", "积分公示", "notice.md.j2"),
     ("dashboard.md", "数据看板", "dashboard.md.j2"),
     ("me.md", "我的积分", "me.md.j2"),
+    ("data.md", "开放数据", "data.md.j2"),
 )
 # Hand-written pages from docs/ that have a fixed place; other docs pages follow them.
 HAND_WRITTEN = (("privacy.md", "隐私说明"),)
@@ -141,6 +144,7 @@ def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
         title=view.home.site_name, organization=view.home.organization, home=view.home, menu=view.menu,
         rewards=view.rewards, ranking=view.ranking, notice=view.notice, dashboard=view.dashboard,
         charts=chart_svgs, crypto=dict(file_info=FILE_INFO.decode(), key_info=KEY_INFO.decode()),
+        datasets=datasets(view.dashboard), as_of=view.home.as_of,
     )
     for name, _, template in PAGES:
         try:
@@ -150,6 +154,9 @@ def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
         except jinja2.TemplateError as exc:
             raise BuildError(f"页面模板 pages/{template} 出错：{exc}。如果改过 templates/ 里的模板，请检查。") from None
         (docs / name).write_text(text, encoding="utf-8")
+    (docs / "data").mkdir(exist_ok=True)
+    for name, text in opendata_files(view.dashboard).items():
+        (docs / "data" / name).write_text(text, encoding="utf-8")
     assets = docs / "assets"
     assets.mkdir(exist_ok=True)
     for name in ASSETS:

@@ -46,7 +46,8 @@ class PeriodStats:
     label: str  # 2026-03, 2026Q1
     start: dt.date
     end: dt.date
-    overall: Share
+    overall: Share  # residents in the register (在册) who took part
+    took_part: int  # everyone with a counted entry in the period, moved-away residents included
     by_grid: dict[str, Share]  # grid id → share
     by_age: dict[str, Share]  # band → share
     points_by_category: dict[str, int]
@@ -143,8 +144,8 @@ class Figures:
     def period(self, label: str, start: dt.date, end: dt.date) -> PeriodStats:
         end = min(end, self.ledger.as_of)
         active = {r.resident_id for r in self.registered}
-        awards = [a for a in self.awards_between(start, end) if a.entry.resident_id in active]
-        people = {a.entry.resident_id for a in awards}
+        awards = self.awards_between(start, end)  # points issued count whoever earned them
+        people = {a.entry.resident_id for a in awards} & active  # participation is of the register
         by_grid = self._shares(lambda r: r.grid_id, people)
         by_age = self._shares(lambda r: age_band(r.birth_year, end.year), people)
         points: Counter[str] = Counter()
@@ -167,6 +168,7 @@ class Figures:
         days = [(a.resolved_date - a.date).days for a in resolved]
         return PeriodStats(
             label=label, start=start, end=end, overall=Share(len(self.registered), len(people)),
+            took_part=len({a.entry.resident_id for a in awards}),
             by_grid=by_grid, by_age=by_age, points_by_category=dict(points),
             people_by_category={k: len(v) for k, v in cat_people.items()},
             issued=sum(points.values()), redeemed=redeemed, decayed=decayed, outstanding=outstanding,

@@ -17,6 +17,7 @@ from kit.model import Bonus, Book, Rule
 from kit.wording import activity, plain_number
 from kit.privacy import Names, public_names, suppress
 from kit.schema import REWARD_KINDS, choice_label
+from kit.stats import Figures
 
 TAG = re.compile(r"<[^>]*>")
 UNSAFE_CONFIG_TEXT = re.compile(r"[<>&\"'`{}\[\]|*_#\\\x00-\x1f\x7f]")
@@ -140,11 +141,26 @@ class GridRate:
 
 
 @dataclass(frozen=True)
+class HotspotLine:
+    grid: str
+    category: str
+    rate: float | None  # None: too few residents behind it to publish
+    community_rate: float
+
+    @property
+    def advice(self) -> str:
+        shown = "人数较少，不公布" if self.rate is None else f"{self.rate:.0%}"
+        return f"{self.grid} {self.category} 参与率 {shown}，社区平均 {self.community_rate:.0%}：建议针对性宣传"
+
+
+@dataclass(frozen=True)
 class DashboardView:
     year: int
     months: tuple[MonthPoint, ...]
     categories: tuple[Share, ...]
-    grids: tuple[GridRate, ...]
+    grids: tuple[GridRate, ...]  # grid name, registered, participants, rate
+    ages: tuple[GridRate, ...]  # the same per age band
+    hotspots: tuple[HotspotLine, ...]
     min_group_size: int
 
 
@@ -186,6 +202,7 @@ class SiteContext:
         self.residents = {r.resident_id: r for r in book.residents}
         self.active = {r.resident_id for r in book.residents if r.status == "active"}
         self.awards = sorted(ledger.awards.values(), key=lambda a: (a.entry.date, a.entry.row))
+        self.figures = Figures(book, ledger)
 
     def grid_of(self, resident_id: str) -> str:
         return self.grid_names.get(self.residents[resident_id].grid_id, "")
@@ -320,49 +337,44 @@ def notice_view(c: SiteContext) -> NoticeView:
 
 
 def dashboard_view(c: SiteContext, months: int = 12) -> DashboardView:
-    minimum = c.minimum
-    first = _month_start(c.as_of, months - 1)
-    by_month: dict[str, list[Award]] = defaultdict(list)
-    for award in c.awards_between(first, c.as_of):
-        by_month[award.entry.date.strftime("%Y-%m")].append(award)
-    keys = [_month_start(c.as_of, back).strftime("%Y-%m") for back in range(months - 1, -1, -1)]
-    points = {k: sum(a.points for a in by_month.get(k, [])) for k in keys}
-    people = {k: len({a.entry.resident_id for a in by_month.get(k, [])}) for k in keys}
+    """Published aggregates (from kit.stats), with every small cell suppressed."""
+    minimum, figures = c.minimum, c.figures
+    series = figures.months(months)
     shown_points: dict[str, int | None] = {}
     shown_people: dict[str, int | None] = {}
-    for year in sorted({k[:4] for k in keys}):
-        in_year = [k for k in keys if k[:4] == year]
+    for year in sorted({p.label[:4] for p in series}):
+        in_year = [p for p in series if p.label[:4] == year]
+        people = {p.label: p.took_part for p in in_year}
         # this year's total is on the home page: hide its small months in pairs
         pairs = year == str(c.as_of.year)
-        year_people = {k: people[k] for k in in_year}
-        shown_points |= suppress({k: points[k] for k in in_year}, year_people, minimum, pairs)
-        shown_people |= suppress(year_people, year_people, minimum, pairs)
-    series = [MonthPoint(k, shown_points[k], shown_people[k]) for k in keys]
+        shown_points |= suppress({p.label: p.issued for p in in_year}, people, minimum, pairs)
+        shown_people |= suppress(people, people, minimum, pairs)
+    month_points = tuple(MonthPoint(p.label, shown_points[p.label], shown_people[p.label]) for p in series)
 
-    year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
-    cat_points: Counter[str] = Counter()
-    cat_people: dict[str, set[str]] = defaultdict(set)
-    for award in year:
-        category = c.rules[award.entry.rule_code].category
-        cat_points[category] += award.points
-        cat_people[category].add(award.entry.resident_id)
-    people_count = {k: len(v) for k, v in cat_people.items()}
-    shown = suppress(cat_points, people_count, minimum)
-    shown_people = suppress(people_count, people_count, minimum)
-    categories = tuple(Share(k, shown[k], shown_people[k]) for k in sorted(cat_points, key=lambda k: -cat_points[k]))
+    year = figures.period(str(c.as_of.year), dt.date(c.as_of.year, 1, 1), c.as_of)
+    shown = suppress(year.points_by_category, year.people_by_category, minimum)
+    shown_cat_people = suppress(year.people_by_category, year.people_by_category, minimum)
+    categories = tuple(Share(k, shown[k], shown_cat_people[k])
+                       for k in sorted(year.points_by_category, key=lambda k: -year.points_by_category[k]))
+    names = {g.grid_id: g.grid_name for g in c.book.grids}
+    grids = _rates(year.by_grid, minimum, names)
+    ages = _rates(year.by_age, minimum, {})
+    hotspots = tuple(
+        HotspotLine(h.grid, h.category, h.rate if not 0 < h.participants < minimum else None, h.community_rate)
+        for h in figures.hotspots(year.start, year.end, minimum))
+    return DashboardView(c.as_of.year, month_points, categories, grids, ages, hotspots, minimum)
 
-    registered = Counter(c.residents[rid].grid_id for rid in c.active)
-    participants = Counter(c.residents[rid].grid_id for rid in {a.entry.resident_id for a in year} if rid in c.active)
-    grid_ids = [g.grid_id for g in c.book.grids]
-    people = {g: min(registered[g], participants[g]) if participants[g] else 0 for g in grid_ids}
-    shown_registered = suppress({g: registered[g] for g in grid_ids}, {g: registered[g] for g in grid_ids}, minimum)
-    shown_participants = suppress({g: participants[g] for g in grid_ids}, people, minimum)
-    grids = []
-    for g in c.book.grids:
-        reg, part = shown_registered[g.grid_id], shown_participants[g.grid_id]
-        rate = part / reg if reg and part is not None else None
-        grids.append(GridRate(g.grid_name, reg, part, rate))
-    return DashboardView(c.as_of.year, tuple(series), categories, tuple(grids), minimum)
+
+def _rates(shares: dict, minimum: int, names: dict[str, str]) -> tuple[GridRate, ...]:
+    registered = {k: s.registered for k, s in shares.items()}
+    shown_registered = suppress(registered, registered, minimum)
+    shown_participants = suppress({k: s.participants for k, s in shares.items()},
+                                  {k: s.participants for k, s in shares.items()}, minimum)
+    rates = []
+    for key in shares:
+        reg, part = shown_registered[key], shown_participants[key]
+        rates.append(GridRate(names.get(key, key), reg, part, part / reg if reg and part is not None else None))
+    return tuple(rates)
 
 
 def _month_start(day: dt.date, back: int) -> dt.date:

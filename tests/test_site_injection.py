@@ -258,7 +258,7 @@ def test_tables_keep_their_shape(site, page):
     bad = [f"{page}: row with {r.cells} cells {r.cell_texts}" for r in rows if r.cells != expected_width]
     assert not bad, "\n".join(bad)
     tables = tree.find("table")
-    header_rows = [r for r in rows if r.cell_texts and r.cell_texts[0] in ("活动", "奖品", "名次", "日期", "网格")]
+    header_rows = [r for r in rows if r.cell_texts and r.cell_texts[0] in ("活动", "奖品", "名次", "日期", "网格", "年龄段")]
     assert len(tables) == len(header_rows), f"{page}: {len(tables)} tables, {len(header_rows)} header rows"
 
 
