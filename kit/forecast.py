@@ -45,12 +45,18 @@ class Scenario:
 
 
 def history_until(book: Book, as_of: dt.date) -> Book:
-    """The book as known on the date: nothing dated later."""
+    """The book as known on the date: nothing dated later, and an appeal decided later
+    still open (a projection must not use a correction nobody knew of yet)."""
+    def as_known(appeal):
+        if appeal.status != "open" and appeal.resolved_date and appeal.resolved_date > as_of:
+            return dataclasses.replace(appeal, status="open", corrected_points=None, resolved_date=None)
+        return appeal
+
     return dataclasses.replace(
         book,
         entries=tuple(e for e in book.entries if e.date <= as_of),
         redemptions=tuple(r for r in book.redemptions if r.date <= as_of),
-        appeals=tuple(a for a in book.appeals if a.date <= as_of),
+        appeals=tuple(as_known(a) for a in book.appeals if a.date <= as_of),
     )
 
 

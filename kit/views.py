@@ -359,9 +359,9 @@ def dashboard_view(c: SiteContext, months: int = 12) -> DashboardView:
     names = {g.grid_id: g.grid_name for g in c.book.grids}
     grids = _rates(year.by_grid, minimum, names)
     ages = _rates(year.by_age, minimum, {})
-    hotspots = tuple(
+    hotspots = tuple(  # a hidden category's count must not come back through its community rate
         HotspotLine(h.grid, h.category, h.rate if not 0 < h.participants < minimum else None, h.community_rate)
-        for h in figures.hotspots(year.start, year.end, minimum))
+        for h in figures.hotspots(year.start, year.end, minimum) if shown_cat_people.get(h.category) is not None)
     return DashboardView(c.as_of.year, month_points, categories, grids, ages, hotspots, minimum)
 
 
