@@ -25,14 +25,16 @@ FILLS = {
 }
 
 
-def annotate(source_path: Path, source: Source, validated: Validated, out: Path) -> int:
-    """Write the annotated copy to out; returns the number of cells marked."""
-    source_path, out = Path(source_path), Path(out)
-    if out.exists() and out.resolve() == source_path.resolve():
+def annotate(source_path: Path | None, source: Source, validated: Validated, out: Path) -> int:
+    """Write the annotated copy to out; returns the number of cells marked.
+
+    source_path is the local file (None for a Google Sheet, which gets a values copy)."""
+    out = Path(out)
+    if source_path is not None and out.exists() and out.resolve() == Path(source_path).resolve():
         raise OutputError("批注副本不能覆盖原表格，请换一个文件名，如 检查结果.xlsx。")
     if out.suffix.lower() != ".xlsx":
         raise OutputError(f"批注副本请用 .xlsx 作扩展名（现在是“{out.name}”）。")
-    if source_path.suffix.lower() in (".xlsx", ".xlsm"):
+    if source_path is not None and Path(source_path).suffix.lower() in (".xlsx", ".xlsm"):
         wb = openpyxl.load_workbook(source_path)
     else:
         wb = _values_copy(source)

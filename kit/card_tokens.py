@@ -98,3 +98,21 @@ def write_tokens(path: Path, digest: str, layout: SheetLayout, rows: dict[str, i
     except PermissionError:
         raise OutputError(f"无法写入“{path.name}”：文件可能正在被 Excel/WPS 打开，请关闭后再运行。"
                           f"原文件没有改动（备份在 {backup}）。") from None
+
+
+def write_tokens_to_sheet(source, layout: SheetLayout, rows: dict[str, int], plan: TokenPlan,
+                          before: list[list[object]]) -> None:
+    """Write the planned tokens into a Google Sheet's 卡号 cells (RAW values), but only if
+    the 居民 worksheet still holds what was read (nobody edited it meanwhile)."""
+    if source.read_again(layout.name).rows != before:
+        raise WorkbookChanged(f"Google 表格的“{layout.name}”在读取之后被修改过（可能有人正在编辑）。"
+                              "为了不覆盖别人的修改，这次没有写入卡号。请稍后再运行。")
+    column = layout.columns.get("card_token")
+    cells: dict[tuple[int, int], str] = {}
+    if column is None:  # the optional 卡号 column is missing: add it after the last header
+        header = before[layout.header_row - 1] if len(before) >= layout.header_row else []
+        column = len(header)
+        cells[(layout.header_row, column + 1)] = SHEETS_BY_KEY["residents"].column("card_token").zh
+    for resident_id, token in plan.changes.items():
+        cells[(rows[resident_id], column + 1)] = token
+    source.write_cells(layout.name, cells)

@@ -18,6 +18,7 @@ from rich.table import Table as RichTable
 from kit.errors import KitError, OutputError, ProjectError
 from kit.pipeline import Validated, open_source, validate
 from kit.project import Project, find_project, init_project
+from kit.sources.gsheet import SheetSpec
 from kit.tables import place
 
 TEXT_LIMIT_PER_SHEET = 200
@@ -58,7 +59,8 @@ class DateType(click.ParamType):
             self.fail(f"“{value}”不是有效日期，请写成 2026-03-05 这样的格式。", param, ctx)
 
 
-def _workbook_path(argument: str | None) -> Path:
+def _target(argument: str | None) -> Path | SheetSpec:
+    """The workbook named on the command line, else the project's (a file or a Google Sheet)."""
     if argument:
         return Path(argument)
     project = find_project(Path.cwd())
@@ -69,7 +71,11 @@ def _workbook_path(argument: str | None) -> Path:
         )
     for warning in project.warnings:
         click.echo(f"提醒：{warning}", err=True)
-    return project.workbook
+    return project.source
+
+
+def _name(target: Path | SheetSpec) -> str:
+    return target.name if isinstance(target, Path) else "Google 表格"
 
 
 @click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,17 +110,17 @@ def init_command(directory: Path, example: bool) -> None:
 def validate_command(workbook: str | None, output_format: str, annotate_out: Path | None,
                      as_of: dt.date | None) -> None:
     """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。"""
-    path = _workbook_path(workbook)
-    source = open_source(path)
+    target = _target(workbook)
+    source = open_source(target)
     result = validate(source, as_of or dt.date.today())
     if output_format == "json":
         click.echo(json.dumps(problem_rows(result), ensure_ascii=False, indent=2))
     else:
-        _print_text(result, path)
+        _print_text(result, _name(target))
     if annotate_out is not None:
         from kit.annotate import annotate
 
-        marked = annotate(path, source, result, annotate_out)
+        marked = annotate(target if isinstance(target, Path) else None, source, result, annotate_out)
         click.echo(f"已另存批注副本：{annotate_out}（标出 {marked} 个单元格；原表格未改动）。", err=True)
     sys.exit(1 if result.errors else 0)
 
@@ -130,11 +136,10 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
     """每位居民的积分余额（仅供工作人员使用，含姓名）。"""
     from kit.counter import BALANCE_KEYS, balance_rows, statement
 
-    path = _workbook_path(workbook)
-    result = validate(open_source(path), as_of or dt.date.today())
+    target = _target(workbook)
+    result = validate(open_source(target), as_of or dt.date.today())
     if result.errors:
-        click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。"
-                   f"运行 kit validate {path} 查看。", err=True)
+        click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     if resident_id is not None:
         found = statement(result.book, result.ledger, resident_id.strip())
         if found is None:
@@ -196,9 +201,13 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
     project = _project_for_build(workbook)
     console = Console(stderr=True, highlight=False)
     with console.status("读取并校验表格……"):
-        result = validate(open_source(project.workbook), as_of or dt.date.today())
+        target = project.source
+        if isinstance(target, SheetSpec):  # build from a snapshot, kept, so the site traces to its data
+            target = _pull(project)
+            console.print(f"已保存 Google 表格快照：{target}")
+        result = validate(open_source(target), as_of or dt.date.today())
     if result.errors:
-        _print_text(result, project.workbook, errors_only=True)
+        _print_text(result, _name(target), errors_only=True)
         if not skip_invalid:
             console.print(f"[red]✗ 表格有 {len(result.errors)} 个错误，网站没有更新（原来的网站保持不变）。[/red]"
                           "改正后再运行；或加 --skip-invalid 跳过有错误的行发布。")
@@ -244,13 +253,13 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     """打印积分卡（A4，每页 10 张，带裁切线）；没有卡号的居民自动生成卡号并写回表格（先备份）。"""
     from rich.progress import Progress
 
-    from kit.card_tokens import backup_path, file_digest, plan_tokens, write_tokens
+    from kit.card_tokens import backup_path, file_digest, plan_tokens, write_tokens, write_tokens_to_sheet
     from kit.cards import cards_for, check_output, choose_residents, write_cards_pdf
 
     project = _cards_project(workbook)
     today = dt.date.today()
-    digest = file_digest(project.workbook) if project.workbook.is_file() else ""
-    source = open_source(project.workbook)
+    digest = file_digest(project.workbook) if project.sheet is None and project.workbook.is_file() else ""
+    source = open_source(project.source)
     result = validate(source, today)
     book = result.book
     if not book.settings.site_url:
@@ -269,11 +278,20 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     which = grid or ("选定" if residents else "补办" if reissue else "全部")
     out = check_output(output or project.private_dir / f"积分卡-{which}-{today}.pdf", project.site_dir)
     if plan.changes:
-        path = project.workbook
-        backup = backup_path(path, dt.datetime.now())
         rows = {r.resident_id: r.row for r in book.residents}
-        write_tokens(path, digest, result.tables.layout("residents"), rows, plan, backup)
-        click.echo(f"已写入表格 {path.name}：{len(plan.new)} 位居民生成了新卡号"
+        layout = result.tables.layout("residents")
+        if project.sheet is not None:  # the snapshot before writing is the backup
+            from kit.snapshot import snapshot_name, write_snapshot
+
+            before = source.read(layout.name).rows
+            backup = write_snapshot(source, project.snapshots_dir / snapshot_name(dt.datetime.now()))
+            write_tokens_to_sheet(source, layout, rows, plan, before)
+            name = "Google 表格"
+        else:
+            backup = backup_path(project.workbook, dt.datetime.now())
+            write_tokens(project.workbook, digest, layout, rows, plan, backup)
+            name = project.workbook.name
+        click.echo(f"已写入表格 {name}：{len(plan.new)} 位居民生成了新卡号"
                    + (f"，{len(plan.reissued)} 位补办了新卡（{'、'.join(plan.reissued)}）" if plan.reissued else "")
                    + f"。改动前的表格备份在 {backup}。")
     cards = cards_for(issued, chosen)
@@ -298,7 +316,7 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
 
     project = _cards_project(workbook)
     day = as_of or dt.date.today()
-    result = validate(open_source(project.workbook), day)
+    result = validate(open_source(project.source), day)
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     out_dir = output or project.private_dir / "handouts"
@@ -330,7 +348,7 @@ def report_command(workbook: str | None, quarter: str | None, output: Path | Non
     as_of = min(end, today)
     console = RichConsole(stderr=True, highlight=False)
     with console.status("读取并校验表格……") as status:
-        result = validate(open_source(project.workbook), as_of)
+        result = validate(open_source(project.source), as_of)
         if result.errors:
             console.print(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。")
         report = build_report(result.book, result.ledger, quarter, progress=lambda s: status.update(s + "……"))
@@ -345,7 +363,7 @@ def report_command(workbook: str | None, quarter: str | None, output: Path | Non
 def _cards_project(workbook: str | None) -> Project:
     project = find_project(Path.cwd())
     if project is not None:
-        return dataclasses.replace(project, workbook=Path(workbook).resolve()) if workbook else project
+        return dataclasses.replace(project, workbook=Path(workbook).resolve(), sheet=None) if workbook else project
     if not workbook:
         raise ProjectError("没有指定表格文件，当前文件夹也不是积分项目（找不到 kit.toml）。")
     path = Path(workbook).resolve()
@@ -361,8 +379,26 @@ def _project_for_build(workbook: str | None) -> Project:
     for warning in project.warnings:
         click.echo(f"提醒：{warning}", err=True)
     if workbook:
-        project = dataclasses.replace(project, workbook=Path(workbook).resolve())
+        project = dataclasses.replace(project, workbook=Path(workbook).resolve(), sheet=None)
     return project
+
+
+@cli.command("pull")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              help="快照文件位置，默认是项目 snapshots/ 文件夹里以日期时间命名的文件。")
+def pull_command(output: Path | None) -> None:
+    """把 kit.toml 里配置的 Google 表格下载成一份本地快照（.xlsx）。"""
+    project = _project_for_build(None)
+    if project.sheet is None:
+        raise ProjectError("kit.toml 里没有配置 Google 表格（google_sheet），没有可以下载的内容。")
+    click.echo(f"✓ 已保存快照：{_pull(project, output)}")
+
+
+def _pull(project: Project, output: Path | None = None) -> Path:
+    from kit.snapshot import snapshot_name, write_snapshot
+
+    out = output or project.snapshots_dir / snapshot_name(dt.datetime.now())
+    return write_snapshot(open_source(project.sheet), out)
 
 
 def problem_rows(result: Validated) -> list[dict[str, object]]:
@@ -376,11 +412,11 @@ def problem_rows(result: Validated) -> list[dict[str, object]]:
     return rows
 
 
-def _print_text(result: Validated, path: Path, errors_only: bool = False) -> None:
+def _print_text(result: Validated, name: str, errors_only: bool = False) -> None:
     console = Console(highlight=False, soft_wrap=False, stderr=errors_only)
     errors, warnings = len(result.errors), len(result.warnings)
     if not result.problems:
-        console.print(f"[green]✓ {path.name}：没有发现问题。[/green]")
+        console.print(f"[green]✓ {name}：没有发现问题。[/green]")
         return
     by_sheet: dict[str, list] = defaultdict(list)
     for found in result.errors if errors_only else result.problems:
@@ -401,7 +437,7 @@ def _print_text(result: Validated, path: Path, errors_only: bool = False) -> Non
             console.print(f"……还有 {hidden} 个问题未显示。用 --format json 或 --annotate 查看全部。")
     if errors_only:
         return
-    summary = f"{path.name}：{errors} 个错误，{warnings} 个提醒。"
+    summary = f"{name}：{errors} 个错误，{warnings} 个提醒。"
     if errors:
         console.print(f"[red]✗ {summary}[/red]有错误的行不计入任何统计；改正后再运行一次。")
     else:

@@ -15,6 +15,7 @@ from kit.problems import Problem
 from kit.references import check_references
 from kit.schema import SHEETS, SHEETS_BY_KEY
 from kit.sources import Source
+from kit.sources.gsheet import SheetSpec
 from kit.sources.xlsx import XlsxSource
 from kit.tables import Tables, locate
 
@@ -38,8 +39,13 @@ class Validated:
         return tuple(p for p in self.problems if not p.is_error)
 
 
-def open_source(path: Path) -> Source:
-    return XlsxSource(Path(path))
+def open_source(target: Path | SheetSpec) -> Source:
+    """A local workbook file, or a Google Sheet named in the project's kit.toml."""
+    if isinstance(target, SheetSpec):
+        from kit.sources import gsheet
+
+        return gsheet.GSheetSource(target, connect=gsheet.connect)
+    return XlsxSource(Path(target))
 
 
 def validate(source: Source, as_of: dt.date) -> Validated:

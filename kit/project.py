@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ProjectError
+from kit.sources.gsheet import SheetSpec, spreadsheet_key
 
 CONFIG_NAME = "kit.toml"
 DEFAULT_WORKBOOK = "sheets/ledger.xlsx"
 
-KNOWN_KEYS = {"workbook": {"path"}, "output": {"site", "private"}}
+KNOWN_KEYS = {"workbook": {"path", "google_sheet", "credentials"}, "output": {"site", "private", "snapshots"}}
 
 CONFIG_TEXT = """\
 # 积分工具包项目配置。改完保存即可，不需要重启任何东西。
@@ -22,6 +23,9 @@ CONFIG_TEXT = """\
 [workbook]
 # 积分总账表格的位置（相对于本文件所在的文件夹）
 path = "{workbook}"
+# 改用 Google 表格时，去掉下面两行开头的 # 并填好（见 README“使用 Google 表格”）：
+# google_sheet = "https://docs.google.com/spreadsheets/d/表格编号/edit"
+# credentials = "~/kit-secrets/service-account.json"
 
 [output]
 # 公开网站生成到这里
@@ -30,7 +34,7 @@ site = "site"
 private = "private"
 """
 
-GITIGNORE = "/site/\n/private/\n/.kit-cache/\n"
+GITIGNORE = "/site/\n/private/\n/snapshots/\n/.kit-cache/\n"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,12 @@ class Project:
     site_dir: Path
     private_dir: Path
     warnings: tuple[str, ...] = ()
+    sheet: SheetSpec | None = None  # a Google Sheet, used instead of the local workbook
+    snapshots_dir: Path | None = None  # local copies of the Google Sheet, one per pull or build
+
+    @property
+    def source(self) -> Path | SheetSpec:
+        return self.sheet or self.workbook
 
 
 def find_project(start: Path) -> Project | None:
@@ -74,12 +84,23 @@ def load_project(root: Path) -> Project:
             raise ProjectError(f"kit.toml 中的“{section}.{key}”应为一个路径（文字），现在是“{value}”。")
         return (path.parent / value).resolve()
 
+    workbook = config.get("workbook") if isinstance(config.get("workbook"), dict) else {}
+    sheet = None
+    if workbook.get("google_sheet"):
+        if not isinstance(workbook.get("credentials"), str) or not workbook["credentials"].strip():
+            raise ProjectError("kit.toml 里填了 google_sheet，还要填 credentials（服务账号 JSON 密钥文件的位置）。")
+        credentials = (path.parent / Path(workbook["credentials"]).expanduser()).resolve()
+        if credentials.is_relative_to(path.parent.resolve()):
+            warnings.append("服务账号密钥文件在项目文件夹里，容易被一起复制或上传，建议移到项目文件夹之外。")
+        sheet = SheetSpec(spreadsheet_key(str(workbook["google_sheet"])), credentials)
     return Project(
         root=path.parent.resolve(),
         workbook=setting("workbook", "path", DEFAULT_WORKBOOK),
         site_dir=setting("output", "site", "site"),
         private_dir=setting("output", "private", "private"),
         warnings=tuple(warnings),
+        sheet=sheet,
+        snapshots_dir=setting("output", "snapshots", "snapshots"),
     )
 
 

@@ -1,0 +1,46 @@
+"""A local copy of a workbook's cells (a Google Sheet at a moment), as an xlsx.
+
+Text is written as text: nothing a resident typed can become a formula when the
+snapshot is opened in a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+
+from kit.files import save_workbook
+from kit.sources import CellError, Source
+
+FORMATS = {dt.datetime: "yyyy-mm-dd hh:mm", dt.date: "yyyy-mm-dd", dt.time: "hh:mm"}
+
+
+def write_snapshot(source: Source, out: Path) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name in source.sheet_names():
+        ws = wb.create_sheet(name[:31])
+        for r, row in enumerate(source.read(name).rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value == "" or value is None:
+                    continue
+                cell = ws.cell(r, c)
+                if isinstance(value, CellError):
+                    cell.value = value.text  # the error as it showed, kept as text
+                    cell.data_type = "s"
+                elif isinstance(value, str):
+                    cell.value = value
+                    cell.data_type = "s"  # never a formula, whatever it starts with
+                else:
+                    cell.value = value
+                    number_format = FORMATS.get(type(value))
+                    if number_format:
+                        cell.number_format = number_format
+    save_workbook(wb, out)
+    return out
+
+
+def snapshot_name(now: dt.datetime) -> str:
+    return f"{now:%Y-%m-%d_%H%M%S}.xlsx"
