@@ -194,7 +194,10 @@ def _print_statement(found, output_format: str) -> None:
 @click.argument("workbook", required=False)
 @click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
 @click.option("--skip-invalid", is_flag=True, help="有错误时仍然发布，有错误的行不计入（会列出这些行）。")
-def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: bool) -> None:
+@click.option("--rewrite-history", "rewrite_reason", metavar="原因",
+              help="紧急情况下重写账本指纹（例如误录了不该公开的内容）。原因会公开记录在“账本指纹”页面。")
+def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: bool,
+                  rewrite_reason: str | None) -> None:
     """校验表格、计算积分，生成公开网站到 site/（全部成功后才替换旧网站）。"""
     from kit.site import build_site
 
@@ -215,7 +218,8 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
         console.print(f"[yellow]! 已跳过上面 {len(result.errors)} 个错误所在的行。[/yellow]")
     with console.status("生成网站……") as status:
         built = build_site(project, result.book, result.ledger, result.tables,
-                           progress=lambda step: status.update(step + "……"))
+                           progress=lambda step: status.update(step + "……"),
+                           rewrite_reason=rewrite_reason.strip() if rewrite_reason else None)
     for warning in built.warnings:
         console.print(f"[yellow]mkdocs 提醒：{warning}[/yellow]")
     click.echo(f"✓ 网站已更新：{built.site_dir}（{built.files} 个文件，{built.bytes / 1e6:.1f} MB，"
@@ -381,6 +385,23 @@ def _project_for_build(workbook: str | None) -> Project:
     if workbook:
         project = dataclasses.replace(project, workbook=Path(workbook).resolve(), sheet=None)
     return project
+
+
+@cli.command("verify")
+@click.argument("location", required=False)
+def verify_command(location: str | None) -> None:
+    """核对网站的账本指纹：每一个指纹都是上一个的延续。LOCATION 是网站文件夹或网址，默认是本项目的 site/。"""
+    from kit.verify import reader, verify_site
+
+    if location is None:
+        location = str(_project_for_build(None).site_dir)
+    verdict = verify_site(reader(location))
+    for note in verdict.notes:
+        click.echo(f"· {note}")
+    if verdict.broken:
+        click.echo(f"✗ {verdict.broken}", err=True)
+        sys.exit(1)
+    click.echo(f"✓ {verdict.checkpoints} 个账本指纹前后一致，没有发现被改写的历史。")
 
 
 @cli.command("pull")

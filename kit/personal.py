@@ -11,6 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+from kit.fingerprint import History, leaf_positions, resident_proofs, resident_salt
 from kit.ledger import Award
 from kit.views import SiteContext, standings
 from kit.wording import activity, plain_number
@@ -43,9 +44,10 @@ class PersonalView:
     ranked: int  # residents with points this year
     entries: tuple[PersonalLine, ...]  # newest first
     changes: tuple[PersonalLine, ...]  # decays and redemptions, newest first
+    fingerprint: dict | None = None  # salt and inclusion proofs of their records (kit/fingerprint.py)
 
 
-def personal_views(c: SiteContext, site_name: str) -> dict[str, PersonalView]:
+def personal_views(c: SiteContext, site_name: str, history: History | None = None) -> dict[str, PersonalView]:
     """card token → that resident's view, for every resident with a valid token."""
     holders = [r for r in c.book.residents if r.card_token]
     if not holders:
@@ -59,6 +61,7 @@ def personal_views(c: SiteContext, site_name: str) -> dict[str, PersonalView]:
     rewards = {r.code: r for r in c.book.rewards}
     redemptions = {r.row: r for r in c.ledger.redemptions}
     entry_dates = {e.row: e.date for e in c.book.entries}
+    positions = leaf_positions(history) if history else {}
     views = {}
     for resident in holders:
         rid = resident.resident_id
@@ -81,6 +84,8 @@ def personal_views(c: SiteContext, site_name: str) -> dict[str, PersonalView]:
             earned=account.earned, redeemed=account.redeemed, decayed=account.decayed,
             expiring_30d=account.expiring_30d, rank=ranks.get(rid), ranked=ranked,
             entries=tuple(lines), changes=tuple(changes),
+            fingerprint=resident_proofs(history, positions.get(rid, []),
+                                        resident_salt(c.book.settings.pseudonym_secret, rid)) if history else None,
         )
     return views
 

@@ -29,6 +29,8 @@ from kit.ledger import Ledger
 from kit.model import Book
 from kit.project import Project, skeleton_dir
 from kit.docs_pages import fill_pages, placeholders_page, render_quizzes
+from kit.fingerprint import (PRIVATE_MAP, PUBLISHED_DIR, History, current_leaves, extend, private_rows,
+                             published_files, read_private_rows, read_published)
 from kit.opendata import datasets
 from kit.opendata import files as opendata_files
 from kit.personal import PersonalView, personal_views
@@ -47,6 +49,7 @@ PAGES = (
     ("dashboard.md", "数据看板", "dashboard.md.j2"),
     ("me.md", "我的积分", "me.md.j2"),
     ("data.md", "开放数据", "data.md.j2"),
+    ("fingerprint.md", "账本指纹", "fingerprint.md.j2"),
 )
 # Hand-written pages from docs/ that have a fixed place; other docs pages follow them.
 HAND_WRITTEN = (("privacy.md", "隐私说明"),)
@@ -73,13 +76,16 @@ Progress = Callable[[str], None]
 
 
 def build_site(project: Project, book: Book, ledger: Ledger, tables: Tables | None = None,
-               progress: Progress = lambda step: None) -> Built:
+               progress: Progress = lambda step: None, rewrite_reason: str | None = None) -> Built:
     """Build the site for book/ledger and publish it into project.site_dir atomically.
 
     tables (where each sheet and column sits in the file) lets training pages use
     the sheet and column names exactly as this community's workbook writes them."""
     site_dir = project.site_dir
     site_dir.parent.mkdir(parents=True, exist_ok=True)
+    progress("核对账本指纹")
+    history = extend(read_published(site_dir), current_leaves(book, ledger), ledger.as_of,
+                     read_private_rows(project.private_dir), rewrite_reason)
     stage = Path(tempfile.mkdtemp(prefix=".kit-build-", dir=site_dir.parent))
     try:
         progress("生成页面")
@@ -88,16 +94,21 @@ def build_site(project: Project, book: Book, ledger: Ledger, tables: Tables | No
         view = site_view(book, ledger, context)
         _copy_hand_written(project.root / "docs", docs)
         _training(project.root, docs, training_facts(book, tables))
-        _render_pages(project.root, docs, view)
+        _render_pages(project.root, docs, view, history)
         config = _mkdocs_config(project.root, stage, book, docs)
         progress("mkdocs 构建网站")
         warnings = _run_mkdocs(config, ledger.as_of)
         progress("加密个人积分")
-        _write_personal(stage / "site", personal_views(context, view.home.site_name))
+        _write_personal(stage / "site", personal_views(context, view.home.site_name, history))
         _write_robots(stage / "site", book.settings.site_url)
+        ledger_dir = stage / "site" / PUBLISHED_DIR
+        ledger_dir.mkdir()
+        for name, text in published_files(history).items():
+            (ledger_dir / name).write_text(text, encoding="utf-8")
         progress("发布")
         files, size = _measure(stage / "site")
         _swap(stage / "site", site_dir, stage)
+        _write_private_rows(project.private_dir, history)
         return Built(site_dir, files, size, tuple(warnings))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -137,7 +148,16 @@ def _training(root: Path, docs: Path, facts: Facts) -> None:
         (docs / PLACEHOLDERS_PAGE).write_text(placeholders_page(facts), encoding="utf-8")
 
 
-def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
+def _write_private_rows(private_dir: Path, history: History) -> None:
+    """Which row made which leaf, to name rows if a published one changes (never published)."""
+    private_dir.mkdir(parents=True, exist_ok=True)
+    target = private_dir / PRIVATE_MAP
+    tmp = target.with_name(f".{target.name}.part")
+    tmp.write_text(json.dumps(private_rows(history), sort_keys=True), encoding="utf-8")
+    tmp.replace(target)
+
+
+def _render_pages(root: Path, docs: Path, view: SiteView, history: History) -> None:
     env = _templates(root)
     chart_svgs = _charts(view)
     context = dict(
@@ -145,6 +165,7 @@ def _render_pages(root: Path, docs: Path, view: SiteView) -> None:
         rewards=view.rewards, ranking=view.ranking, notice=view.notice, dashboard=view.dashboard,
         charts=chart_svgs, crypto=dict(file_info=FILE_INFO.decode(), key_info=KEY_INFO.decode()),
         datasets=datasets(view.dashboard), as_of=view.home.as_of,
+        checkpoints=tuple(reversed(history.checkpoints)),
     )
     for name, _, template in PAGES:
         try:

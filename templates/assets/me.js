@@ -94,7 +94,70 @@
     show.appendChild(head);
     show.appendChild(table("积分记录", data.entries));
     show.appendChild(table("兑换和到期", data.changes));
+    if (data.fingerprint) { checkFingerprint(data.fingerprint, show); }
     only("show");
+  }
+
+  /* 账本指纹: the newest records must be in the published checkpoint (RFC 9162 audit paths). */
+  function b64(text) {
+    var raw = atob(text), out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { out[i] = raw.charCodeAt(i); }
+    return out;
+  }
+
+  function join(parts) {
+    var size = parts.reduce(function (n, p) { return n + p.length; }, 0);
+    var out = new Uint8Array(size), at = 0;
+    parts.forEach(function (p) { out.set(p, at); at += p.length; });
+    return out;
+  }
+
+  function includes(leaf, index, size, proof, root) {
+    if (index >= size) { return false; }
+    var fn = index, sn = size - 1, r = leaf;
+    for (var i = 0; i < proof.length; i++) {
+      if (sn === 0) { return false; }
+      if (fn % 2 === 1 || fn === sn) {
+        r = C.sha256(join([new Uint8Array([1]), proof[i], r]));
+        while (fn % 2 === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
+      } else {
+        r = C.sha256(join([new Uint8Array([1]), r, proof[i]]));
+      }
+      fn >>= 1; sn >>= 1;
+    }
+    return sn === 0 && hex(r) === root;
+  }
+
+  function verifyFingerprint(fp, published) {
+    var checkpoint = published.filter(function (c) { return c.number === fp.checkpoint.number; })[0];
+    if (!checkpoint || checkpoint.root !== fp.checkpoint.root || checkpoint.size !== fp.checkpoint.size) {
+      return false;
+    }
+    var salt = b64(fp.salt);
+    return fp.leaves.every(function (leaf) {
+      var hash = C.sha256(join([new Uint8Array([0]), salt, enc.encode(leaf.text)]));
+      return includes(hash, leaf.index, checkpoint.size, leaf.proof.map(b64), checkpoint.root);
+    });
+  }
+
+  function checkFingerprint(fp, show) {
+    var line = el("p", "kit-me-fingerprint", "正在核对账本指纹……");
+    show.appendChild(line);
+    fetch("../ledger/checkpoints.json", { cache: "no-store", referrerPolicy: "no-referrer", credentials: "omit" })
+      .then(function (response) { return response.json(); })
+      .then(function (published) {
+        if (!fp.leaves.length) {
+          line.textContent = "账本指纹：您还没有已公示的记录。";
+        } else if (verifyFingerprint(fp, published.checkpoints)) {
+          line.textContent = "✓ 账本指纹核对无误：您最近的 " + fp.leaves.length + " 条记录（共 " + fp.records +
+            " 条）已包含在 " + fp.checkpoint.date + " 的第 " + fp.checkpoint.number + " 号账本指纹中。";
+          line.className = "kit-me-fingerprint kit-me-ok";
+        } else {
+          line.textContent = "⚠ 账本指纹核对没有通过，请到社区服务站反映。";
+          line.className = "kit-me-fingerprint kit-me-bad";
+        }
+      })
+      .catch(function () { line.textContent = "暂时无法核对账本指纹。"; });
   }
 
   function load() {

@@ -1,0 +1,227 @@
+"""账本指纹: an append-only Merkle tree over what the site has published.
+
+Leaves are the counted entries, applied redemptions and decided appeals. Each
+leaf hashes a per-resident salt (from the workbook's secret, never published)
+with the record's fields, so published leaves reveal nothing, while the resident
+receives their salt and proofs inside their sealed personal file.
+
+Each build extends the tree of the last published checkpoint. If a published
+record changed or vanished, the build stops and names its row; corrections go
+through the 申诉 sheet, which only appends. A declared rewrite is possible for a
+real emergency and is itself published.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import merkle
+from kit.errors import KitError
+from kit.ledger import Ledger
+from kit.model import Book
+from kit.wording import plain_number
+
+PUBLISHED_DIR = "ledger"  # site/ledger/checkpoints.json and leaves.txt
+PRIVATE_MAP = "ledger-rows.json"  # private/: which row made which leaf, to name changed rows
+SHEET_NAMES = {"entries": "积分记录", "redemptions": "兑换记录", "appeals": "申诉"}
+
+
+class HistoryRewritten(KitError):
+    code = "history-rewritten"
+    exit_status = 1  # like any workbook error: fix the rows, the old site stays
+
+
+@dataclass(frozen=True)
+class Leaf:
+    hash: bytes
+    resident_id: str
+    sheet: str  # sheet key
+    row: int
+    ident: str  # entry, redemption or appeal id
+    text: str  # the fields hashed, given only to the resident (inside their sealed file)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    number: int
+    date: str
+    size: int
+    root: str  # hex
+    previous: dict | None  # {"size", "root"} of the checkpoint before
+    consistency: tuple[str, ...]  # RFC 9162 proof from the previous checkpoint
+    rewrite: dict | None  # {"reason", "replaced": {"size", "root"}} for a declared rewrite
+
+
+@dataclass(frozen=True)
+class Published:
+    checkpoints: tuple[Checkpoint, ...]
+    leaves: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    """What this build publishes: the leaves in tree order and every checkpoint."""
+
+    leaves: tuple[Leaf, ...]
+    tree: merkle.Tree
+    checkpoints: tuple[Checkpoint, ...]
+
+    @property
+    def latest(self) -> Checkpoint:
+        return self.checkpoints[-1]
+
+
+def resident_salt(secret: str, resident_id: str) -> bytes:
+    return hmac.new(secret.encode("utf-8"), b"kit-leaf-v1\x00" + resident_id.encode("utf-8"),
+                    hashlib.sha256).digest()
+
+
+def current_leaves(book: Book, ledger: Ledger) -> list[Leaf]:
+    """Leaves of everything published as of the ledger's date, in canonical order."""
+    secret = book.settings.pseudonym_secret
+    salts: dict[str, bytes] = {}
+
+    def leaf(resident_id: str, sheet: str, row: int, ident: str, text: str) -> Leaf:
+        salt = salts.get(resident_id)
+        if salt is None:
+            salt = salts[resident_id] = resident_salt(secret, resident_id)
+        return Leaf(merkle.leaf_hash(salt + text.encode("utf-8")), resident_id, sheet, row, ident, text)
+
+    found = []
+    for award in sorted(ledger.awards.values(), key=lambda a: (a.entry.date, a.entry.entry_id)):
+        e = award.entry
+        text = "|".join(("E", e.entry_id, e.date.isoformat(), e.time.isoformat() if e.time else "",
+                         e.rule_code, plain_number(e.quantity)))
+        found.append(leaf(e.resident_id, "entries", e.row, e.entry_id, text))
+    for r in sorted(ledger.redemptions, key=lambda r: (r.date, r.redemption_id)):
+        text = "|".join(("D", r.redemption_id, r.date.isoformat(), r.reward_code, str(r.quantity)))
+        found.append(leaf(r.resident_id, "redemptions", r.row, r.redemption_id, text))
+    decided = [a for a in book.appeals if a.status != "open" and a.resolved_date
+               and a.resolved_date <= ledger.as_of]
+    for a in sorted(decided, key=lambda a: (a.resolved_date, a.appeal_id)):
+        text = "|".join(("A", a.appeal_id, a.entry_id, a.status,
+                         "" if a.corrected_points is None else str(a.corrected_points), a.resolved_date.isoformat()))
+        found.append(leaf(a.resident_id, "appeals", a.row, a.appeal_id, text))
+    return found
+
+
+def extend(previous: Published | None, leaves: list[Leaf], as_of: dt.date, known_rows: dict[str, dict],
+           rewrite_reason: str | None = None) -> History:
+    """The new history: the published leaves first, unchanged, then the new ones."""
+    if previous is None or not previous.checkpoints:
+        return _history(leaves, (), as_of, None)
+    by_hash = {leaf.hash: leaf for leaf in leaves}
+    missing = [h for h in previous.leaves if h not in by_hash]
+    if rewrite_reason:
+        last = previous.checkpoints[-1]
+        return _history(leaves, previous.checkpoints, as_of,
+                        {"reason": rewrite_reason, "replaced": {"size": last.size, "root": last.root}})
+    if missing:
+        raise HistoryRewritten(_missing_message(missing, known_rows))
+    old = set(previous.leaves)
+    ordered = [by_hash[h] for h in previous.leaves] + [leaf for leaf in leaves if leaf.hash not in old]
+    return _history(ordered, previous.checkpoints, as_of, None)
+
+
+def _history(ordered: list[Leaf], earlier: tuple[Checkpoint, ...], as_of: dt.date, rewrite: dict | None) -> History:
+    tree = merkle.Tree([leaf.hash for leaf in ordered])
+    last = earlier[-1] if earlier else None
+    if last is not None and rewrite is None and last.size == len(ordered):
+        return History(tuple(ordered), tree, earlier)  # nothing new: no new checkpoint
+    hashes = [leaf.hash for leaf in ordered]
+    consistency = () if (last is None or rewrite) else tuple(
+        p.hex() for p in merkle.consistency_proof(last.size, hashes))
+    checkpoint = Checkpoint(
+        number=len(earlier) + 1, date=as_of.isoformat(), size=len(ordered), root=tree.root.hex(),
+        previous=None if last is None else {"size": last.size, "root": last.root},
+        consistency=consistency, rewrite=rewrite)
+    return History(tuple(ordered), tree, earlier + (checkpoint,))
+
+
+def _missing_message(missing: list[bytes], known_rows: dict[str, dict]) -> str:
+    named = []
+    for h in missing[:20]:
+        row = known_rows.get(h.hex())
+        named.append(f"“{SHEET_NAMES.get(row['sheet'], row['sheet'])}”表第 {row['row']} 行（{row['id']}）"
+                     if row else "一条无法确定位置的记录")
+    more = f" 等 {len(missing)} 条" if len(missing) > 20 else ""
+    return ("已经公示的记录被修改或删除了：" + "、".join(named) + more + "。公示过的积分不能直接改动："
+            "请把这些行恢复原样，需要更正时在“申诉”表登记更正结果（只增加新行）。"
+            "确实需要重写历史（例如录入了不该公开的内容）时，可以用 kit build --rewrite-history \"原因\"，"
+            "这次重写和原因会公开记录在“账本指纹”页面。")
+
+
+# --- reading and writing the published and private state --------------------------
+
+
+def read_published(site_dir: Path) -> Published | None:
+    folder = Path(site_dir) / PUBLISHED_DIR
+    checkpoints_file, leaves_file = folder / "checkpoints.json", folder / "leaves.txt"
+    if not checkpoints_file.is_file():
+        return None
+    try:
+        data = json.loads(checkpoints_file.read_text(encoding="utf-8"))
+        checkpoints = tuple(_checkpoint(c) for c in data["checkpoints"])
+        leaves = tuple(bytes.fromhex(line) for line in leaves_file.read_text(encoding="utf-8").split())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KitError(f"已发布网站的账本指纹文件 {folder} 损坏，无法核对（{exc}）。") from None
+    return Published(checkpoints, leaves)
+
+
+def _checkpoint(data: dict) -> Checkpoint:
+    return Checkpoint(int(data["number"]), str(data["date"]), int(data["size"]), str(data["root"]),
+                      data.get("previous"), tuple(data.get("consistency") or ()), data.get("rewrite"))
+
+
+def published_files(history: History) -> dict[str, str]:
+    """site/ledger/: the checkpoints and the leaf hashes (salted: they reveal nothing)."""
+    checkpoints = {"format": "kit-ledger-v1", "hash": "SHA-256, RFC 9162 (0x00 leaf, 0x01 node)",
+                   "checkpoints": [c.__dict__ | {"consistency": list(c.consistency)} for c in history.checkpoints]}
+    return {
+        "checkpoints.json": json.dumps(checkpoints, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+        "leaves.txt": "".join(leaf.hash.hex() + "\n" for leaf in history.leaves),
+    }
+
+
+def private_rows(history: History) -> dict[str, dict]:
+    return {leaf.hash.hex(): {"sheet": leaf.sheet, "row": leaf.row, "id": leaf.ident} for leaf in history.leaves}
+
+
+def read_private_rows(private_dir: Path) -> dict[str, dict]:
+    path = Path(private_dir) / PRIVATE_MAP
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def leaf_positions(history: History) -> dict[str, list[int]]:
+    """resident_id → the indexes of their leaves."""
+    positions: dict[str, list[int]] = {}
+    for index, leaf in enumerate(history.leaves):
+        positions.setdefault(leaf.resident_id, []).append(index)
+    return positions
+
+
+PROVEN_PER_RESIDENT = 3  # the newest records; older ones stay included by append-only consistency
+
+
+def resident_proofs(history: History, indexes: list[int], salt: bytes) -> dict:
+    """What a resident's sealed file carries to check, in the browser, that their newest
+    records are in the latest checkpoint. Earlier records were checked against earlier
+    checkpoints, and every checkpoint extends the one before (kit verify)."""
+    latest = history.latest
+    newest = indexes[-PROVEN_PER_RESIDENT:]
+    return {
+        "checkpoint": {"number": latest.number, "date": latest.date, "size": latest.size, "root": latest.root},
+        "salt": base64.b64encode(salt).decode(),
+        "records": len(indexes),
+        "leaves": [{"index": i, "text": history.leaves[i].text,
+                    "proof": [base64.b64encode(p).decode() for p in history.tree.path(i)]} for i in newest],
+    }

@@ -1,0 +1,78 @@
+"""kit verify: check that a published site's checkpoints were only ever extended."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import merkle
+from kit.errors import KitError
+from kit.fingerprint import PUBLISHED_DIR
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checkpoints: int
+    notes: tuple[str, ...]  # declared rewrites and what was checked
+    broken: str | None  # the first break, in words
+
+
+def reader(location: str) -> Callable[[str], bytes | None]:
+    """Read files of a site folder or of a site on the web (None when a file is absent)."""
+    if location.startswith(("http://", "https://")):
+        base = location if location.endswith("/") else location + "/"
+
+        def fetch(name: str) -> bytes | None:
+            try:
+                with urllib.request.urlopen(base + name, timeout=15) as response:
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return None
+                raise KitError(f"读取 {base + name} 出错：{exc}") from None
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                raise KitError(f"连不上 {base}（{exc}）。") from None
+
+        return fetch
+    folder = Path(location)
+    if not folder.is_dir():
+        raise KitError(f"找不到网站文件夹“{folder}”。")
+    return lambda name: (folder / name).read_bytes() if (folder / name).is_file() else None
+
+
+def verify_site(read: Callable[[str], bytes | None]) -> Verdict:
+    raw = read(f"{PUBLISHED_DIR}/checkpoints.json")
+    if raw is None:
+        raise KitError("这个网站没有账本指纹（ledger/checkpoints.json），无法核对。")
+    try:
+        checkpoints = json.loads(raw.decode("utf-8"))["checkpoints"]
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise KitError(f"账本指纹文件无法读取（{exc}）。") from None
+    notes = []
+    for before, after in zip(checkpoints, checkpoints[1:]):
+        where = f"第 {after['number']} 号指纹（{after['date']}）"
+        previous = {"size": before["size"], "root": before["root"]}
+        if after.get("rewrite"):
+            if after["rewrite"].get("replaced") != previous:
+                return Verdict(len(checkpoints), tuple(notes), f"{where}声明重写，但它替换的不是上一个指纹。")
+            notes.append(f"{where}声明重写了历史：{after['rewrite'].get('reason', '')}")
+            continue
+        if after.get("previous") != previous:
+            return Verdict(len(checkpoints), tuple(notes), f"{where}记录的上一个指纹和实际的上一个指纹不一致。")
+        proof = [bytes.fromhex(p) for p in after.get("consistency", [])]
+        if not merkle.verify_consistency(before["size"], after["size"], bytes.fromhex(before["root"]),
+                                         bytes.fromhex(after["root"]), proof):
+            return Verdict(len(checkpoints), tuple(notes),
+                           f"{where}不是第 {before['number']} 号指纹的延续：已公示的记录被修改或删除过。")
+    leaves_raw = read(f"{PUBLISHED_DIR}/leaves.txt")
+    if leaves_raw is not None and checkpoints:
+        leaves = [bytes.fromhex(line) for line in leaves_raw.decode("ascii").split()]
+        last = checkpoints[-1]
+        if len(leaves) != last["size"] or merkle.root(leaves).hex() != last["root"]:
+            return Verdict(len(checkpoints), tuple(notes), "leaves.txt 里的叶子算不出最新的指纹。")
+        notes.append(f"leaves.txt 的 {len(leaves)} 个叶子和最新指纹一致")
+    return Verdict(len(checkpoints), tuple(notes), None)
