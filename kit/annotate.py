@@ -17,6 +17,7 @@ from kit.errors import OutputError
 from kit.files import save_workbook
 from kit.pipeline import Validated
 from kit.sources import Source
+from kit.snapshot import values_workbook
 from kit.tables import place
 
 FILLS = {
@@ -37,7 +38,7 @@ def annotate(source_path: Path | None, source: Source, validated: Validated, out
     if source_path is not None and Path(source_path).suffix.lower() in (".xlsx", ".xlsm"):
         wb = openpyxl.load_workbook(source_path)
     else:
-        wb = _values_copy(source)
+        wb = values_workbook(source)  # text stays text, errors stay errors
 
     notes: dict[tuple[str, int, int], list] = defaultdict(list)
     for found in validated.problems:
@@ -55,17 +56,3 @@ def annotate(source_path: Path | None, source: Source, validated: Validated, out
         cell.comment = Comment(text, "积分工具包", width=320, height=40 + 40 * len(found))
     save_workbook(wb, out)
     return len(notes)
-
-
-def _values_copy(source: Source) -> openpyxl.Workbook:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name in source.sheet_names():
-        ws = wb.create_sheet(name)
-        for number, row in enumerate(source.read(name).rows, start=1):
-            ws.append([None if cell == "" else cell for cell in row])
-            for cell in ws[number] if row else ():
-                if cell.data_type == "e":  # openpyxl took text such as "#N/A" for an error
-                    cell.data_type = "s"
-    return wb
-

@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 
 from kit.errors import KitError, OutputError
-from kit.files import save_workbook
+from kit.files import save_workbook, unique_path
 from kit.model import Resident
 from kit.schema import SHEETS_BY_KEY
 from kit.tables import SheetLayout
@@ -51,14 +51,8 @@ def plan_tokens(residents: tuple[Resident, ...], reissue: set[str]) -> TokenPlan
 
 def backup_path(workbook: Path, now: dt.datetime) -> Path:
     """A new file in 备份/ beside the workbook; never the name of an earlier backup."""
-    folder = Path(workbook).parent / "备份"
-    stem, suffix = Path(workbook).stem, Path(workbook).suffix
-    candidate = folder / f"{stem}-{now:%Y%m%d-%H%M%S}{suffix}"
-    number = 2
-    while candidate.exists():
-        candidate = folder / f"{stem}-{now:%Y%m%d-%H%M%S}-{number}{suffix}"
-        number += 1
-    return candidate
+    workbook = Path(workbook)
+    return unique_path(workbook.parent / "备份", f"{workbook.stem}-{now:%Y%m%d-%H%M%S}", workbook.suffix)
 
 
 def file_digest(path: Path) -> str:

@@ -285,10 +285,10 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
         rows = {r.resident_id: r.row for r in book.residents}
         layout = result.tables.layout("residents")
         if project.sheet is not None:  # the snapshot before writing is the backup
-            from kit.snapshot import snapshot_name, write_snapshot
+            from kit.snapshot import snapshot_path, write_snapshot
 
             before = source.read(layout.name).rows
-            backup = write_snapshot(source, project.snapshots_dir / snapshot_name(dt.datetime.now()))
+            backup = write_snapshot(source, snapshot_path(project.snapshots_dir, dt.datetime.now()))
             write_tokens_to_sheet(source, layout, rows, plan, before)
             name = "Google 表格"
         else:
@@ -416,9 +416,9 @@ def pull_command(output: Path | None) -> None:
 
 
 def _pull(project: Project, output: Path | None = None) -> Path:
-    from kit.snapshot import snapshot_name, write_snapshot
+    from kit.snapshot import snapshot_path, write_snapshot
 
-    out = output or project.snapshots_dir / snapshot_name(dt.datetime.now())
+    out = output or snapshot_path(project.snapshots_dir, dt.datetime.now())
     return write_snapshot(open_source(project.sheet), out)
 
 

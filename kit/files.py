@@ -28,3 +28,13 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def unique_path(folder: Path, stem: str, suffix: str) -> Path:
+    """folder/stem.suffix, or stem-2, stem-3 …: never the name of an existing file."""
+    candidate = Path(folder) / f"{stem}{suffix}"
+    number = 2
+    while candidate.exists():
+        candidate = Path(folder) / f"{stem}-{number}{suffix}"
+        number += 1
+    return candidate

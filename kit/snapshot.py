@@ -11,13 +11,19 @@ from pathlib import Path
 
 import openpyxl
 
-from kit.files import save_workbook
+from kit.files import save_workbook, unique_path
 from kit.sources import CellError, Source
 
 FORMATS = {dt.datetime: "yyyy-mm-dd hh:mm", dt.date: "yyyy-mm-dd", dt.time: "hh:mm"}
 
 
 def write_snapshot(source: Source, out: Path) -> Path:
+    save_workbook(values_workbook(source), out)
+    return out
+
+
+def values_workbook(source: Source) -> openpyxl.Workbook:
+    """Every sheet's cells as values: text as text, formula errors as error cells."""
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for name in source.sheet_names():
@@ -28,8 +34,8 @@ def write_snapshot(source: Source, out: Path) -> Path:
                     continue
                 cell = ws.cell(r, c)
                 if isinstance(value, CellError):
-                    cell.value = value.text  # the error as it showed, kept as text
-                    cell.data_type = "s"
+                    cell.value = value.text  # an error cell again, read back as one
+                    cell.data_type = "e"
                 elif isinstance(value, str):
                     cell.value = value
                     cell.data_type = "s"  # never a formula, whatever it starts with
@@ -38,9 +44,8 @@ def write_snapshot(source: Source, out: Path) -> Path:
                     number_format = FORMATS.get(type(value))
                     if number_format:
                         cell.number_format = number_format
-    save_workbook(wb, out)
-    return out
+    return wb
 
 
-def snapshot_name(now: dt.datetime) -> str:
-    return f"{now:%Y-%m-%d_%H%M%S}.xlsx"
+def snapshot_path(folder: Path, now: dt.datetime) -> Path:
+    return unique_path(folder, f"{now:%Y-%m-%d_%H%M%S}", ".xlsx")

@@ -53,8 +53,13 @@ def verify_site(read: Callable[[str], bytes | None]) -> Verdict:
     except (ValueError, KeyError, UnicodeDecodeError) as exc:
         raise KitError(f"账本指纹文件无法读取（{exc}）。") from None
     notes = []
+    if checkpoints and (checkpoints[0].get("number") != 1 or checkpoints[0].get("previous") is not None):
+        return Verdict(len(checkpoints), (), f"最早的是第 {checkpoints[0].get('number')} 号指纹，"
+                                             "前面的指纹不见了：历史被截掉过。")
     for before, after in zip(checkpoints, checkpoints[1:]):
         where = f"第 {after['number']} 号指纹（{after['date']}）"
+        if after.get("number") != before.get("number", 0) + 1:
+            return Verdict(len(checkpoints), tuple(notes), f"{where}前面缺了指纹：编号不连续。")
         previous = {"size": before["size"], "root": before["root"]}
         if after.get("rewrite"):
             if after["rewrite"].get("replaced") != previous:

@@ -28,7 +28,8 @@ from kit.sources import CellError, RawSheet
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 RETRY_STATUS = {429, 500, 502, 503, 504}
 ERROR_TEXTS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#ERROR!"}
-_DATE_SHOWN = re.compile(r"\d{1,4}[-/.年]\d{1,2}([-/.月]\d{1,4}日?)?")
+_DATE_SHOWN = re.compile(r"\s*\d{1,4}[-/.年]\d{1,2}[-/.月]\d{1,4}日?(\s+\d{1,2}[:：]\d{2}([:：]\d{2})?)?\s*")
+_SHEET_URL = re.compile(r"https?://docs\.google\.com/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)")
 _TIME_SHOWN = re.compile(r"\d{1,2}[:：]\d{2}")
 REQUEST_TIMEOUT = 20.0  # seconds for one request
 
@@ -47,10 +48,11 @@ def spreadsheet_key(text: str) -> str:
     """The id from a sheet URL, or the id itself."""
     text = text.strip()
     if "/" in text:
-        try:
-            return gspread.utils.extract_id_from_url(text)
-        except gspread.exceptions.NoValidUrlKeyFound:
-            raise SheetUnavailable(f"“{text}”不是 Google 表格的网址，请复制浏览器地址栏里的完整网址。") from None
+        match = _SHEET_URL.match(text)
+        if not match:
+            raise SheetUnavailable(f"“{text}”不是 Google 表格的网址，请复制浏览器地址栏里的完整网址"
+                                   "（以 https://docs.google.com/spreadsheets/ 开头）。")
+        return match.group(1)
     return text
 
 
@@ -137,7 +139,7 @@ def _cell(value: object, shown: str) -> object:
         return CellError(value) if value in ERROR_TEXTS else value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    if _DATE_SHOWN.search(shown):  # a date (or date and time) cell, as its format shows it
+    if _DATE_SHOWN.fullmatch(shown):  # a date (or date and time) cell, as its format shows it
         moment = EXCEL_EPOCH + dt.timedelta(days=float(value))
         return moment.date() if float(value).is_integer() else moment.replace(microsecond=0)
     if _TIME_SHOWN.fullmatch(shown.strip()[:5]) and 0 <= value < 1:
@@ -167,6 +169,9 @@ class _Retry:
                 wait *= 2
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, TransportError):
                 raise _offline() from None
+            except GoogleAuthError as exc:  # e.g. invalid_grant: a revoked or made-up key
+                raise SheetUnavailable(f"Google 不接受这个服务账号密钥（{exc}）。密钥可能已被删除或停用，"
+                                       "请在 Google Cloud 控制台重新创建并下载。") from None
 
 
 def _login(credentials: Path, connect: Callable):
