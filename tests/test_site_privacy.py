@@ -320,12 +320,14 @@ def test_no_bulk_data_file_under_a_guessable_name(site):
     jsons = [f for f in files if f.endswith((".json", ".json.gz"))]
     opendata = {f"data/{name}.{ext}" for name in ("age_bands", "categories", "grids", "hotspots", "monthly")
                 for ext in ("csv", "json")}  # aggregates only (tests/test_opendata.py)
+    opendata |= {"ledger/checkpoints.json", "ledger/leaves.txt"}  # salted hashes only (tests/test_fingerprint.py)
     assert [f for f in jsons if f not in opendata] == ["search/search_index.json"], jsons
     data_like = [f for f in files if f.rsplit(".", 1)[-1].lower()
                  in {"csv", "tsv", "xlsx", "xls", "ods", "txt", "db", "sqlite", "yml", "yaml", "md", "toml", "pdf"}]
     assert [f for f in data_like if f not in opendata] == ["robots.txt"], data_like
     pages = {"index.html", "404.html", "sitemap.xml", "sitemap.xml.gz", "search/search_index.json", "robots.txt"}
-    pages |= {f"{p}/index.html" for p in ("menu", "rewards", "ranking", "notice", "dashboard", "privacy", "me", "data")}
+    pages |= {f"{p}/index.html" for p in ("menu", "rewards", "ranking", "notice", "dashboard", "privacy", "me", "data",
+                                           "fingerprint")}
     pages |= opendata
     # one sealed file per card, named by a hash of its token (tests/test_personal_page.py)
     sealed = [f for f in files if re.fullmatch(r"me/d/[0-9a-f]{32}\.bin", f)]
