@@ -45,7 +45,7 @@ from kit.sources import CellError
 from kit.sources import gsheet
 from kit.sources.gsheet import REQUEST_TIMEOUT, GSheetSource, SheetSpec, SheetUnavailable, spreadsheet_key
 from kit.sources.xlsx import XlsxSource
-from tests.conftest import AS_OF, BASE, make_project, write_xlsx
+from tests.conftest import AS_OF, BASE, OPTIONAL, make_project, write_xlsx
 from tests.fake_gspread import FakeGoogle, GoogleWire, api_error, from_sheets, offline, offline_token
 
 KEY = "1Bxi9MVsn7Q2qLf0Zr4TkW8yHgPcD3aEuNoJ5vSbXm6_-Ab"
@@ -67,25 +67,6 @@ UNUSABLE_KEY = "无法使用"
 
 # --- workbooks: the same Python values go to xlsx and to the fake Google Sheet ------------
 
-OPTIONAL = {
-    "加分规则": [
-        ["名称", "适用类别", "适用编码", "开始日期", "结束日期", "开始时间", "结束时间", "倍数"],
-        ["夜间巡逻双倍", "平安巡防", "XL", dt.date(2026, 1, 1), dt.date(2026, 12, 31),
-         dt.time(20, 0), dt.time(6, 0), 2],
-    ],
-    "奖品": [
-        ["编码", "名称", "类型", "所需积分", "库存", "说明"],
-        ["JP1", "洗衣液", "物质", 10, 5, "一瓶"],
-    ],
-    "兑换记录": [
-        ["编号", "日期", "居民编号", "奖品编码", "数量", "经办人"],
-        ["D1", dt.date(2026, 4, 1), "R1", "JP1", 1, "S1"],
-    ],
-    "申诉": [
-        ["编号", "日期", "居民编号", "记录编号", "理由", "状态", "更正分值", "处理日期"],
-        ["A1", dt.date(2026, 3, 7), "R1", "E1", "时长记少了", "更正", 30, dt.date(2026, 3, 10)],
-    ],
-}
 
 
 def with_optional() -> dict[str, list[list[object]]]:

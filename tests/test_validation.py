@@ -12,7 +12,7 @@ from kit.pipeline import open_source, validate
 from kit.problems import CATALOGUE, Severity
 from kit.schema import SHEETS
 
-from tests.conftest import AS_OF, where
+from tests.conftest import AS_OF, OPTIONAL, where
 from tests.test_ledger import LEDGER_CODES
 
 # --- editing helpers: sheets are {name: rows}, row 1 is the header ----------
@@ -66,26 +66,6 @@ def apply(book, edits):
     return book
 
 
-# Valid optional sheets, so that every sheet can be edited from a valid start.
-OPTIONAL = {
-    "加分规则": [
-        ["名称", "适用类别", "适用编码", "开始日期", "结束日期", "开始时间", "结束时间", "倍数"],
-        ["夜间巡逻双倍", "平安巡防", "XL", dt.date(2026, 1, 1), dt.date(2026, 12, 31),
-         dt.time(20, 0), dt.time(6, 0), 2],
-    ],
-    "奖品": [
-        ["编码", "名称", "类型", "所需积分", "库存", "说明"],
-        ["JP1", "洗衣液", "物质", 10, 5, "一瓶"],
-    ],
-    "兑换记录": [
-        ["编号", "日期", "居民编号", "奖品编码", "数量", "经办人"],
-        ["D1", dt.date(2026, 4, 1), "R1", "JP1", 1, "S1"],
-    ],
-    "申诉": [
-        ["编号", "日期", "居民编号", "记录编号", "理由", "状态", "更正分值", "处理日期"],
-        ["A1", dt.date(2026, 3, 7), "R1", "E1", "时长记少了", "更正", 30, dt.date(2026, 3, 10)],
-    ],
-}
 
 
 def with_optional(book):
