@@ -6,13 +6,16 @@ from every total. Warnings keep the row (the bad cell reads as empty).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from operator import itemgetter
 
 from kit import model
 from kit.problems import Problem, problem
-from kit.schema import SETTINGS, Kind, Setting, labels, normalize_label
+from kit.schema import SETTINGS, Column, Kind, Setting, labels, normalize_label
 from kit.tables import Table, Tables
-from kit.values import BadValue, coercer_for, is_empty, shown, to_decimal, to_int, to_text
+from kit.sources import CellError
+from kit.values import BadValue, is_empty, plain_coercer, shown, to_decimal, to_int, to_text
 
 RECORD_TYPES: dict[str, type] = {
     "grids": model.Grid,
@@ -54,42 +57,136 @@ def data_rows(table: Table):
         yield start + offset + 1, row
 
 
-def _records(table: Table, record_type: type, problems: list[Problem], dropped: dict[str, int]):
+def _records(table: Table, record_type: type, problems: list[Problem], dropped: dict[str, int]) -> list:
+    """Column by column: a million rows hold few distinct dates and codes, so each
+    distinct value is coerced once and records are assembled at C speed."""
     sheet = table.sheet
-    id_position = [c.key for c in sheet.columns].index(sheet.id_column) if sheet.id_column else None
     names = [f.name for f in fields(record_type)][1:]
     assert names == [c.key for c in sheet.columns], f"model.{record_type.__name__} ≠ schema"
-    plan = [
-        (col, table.layout.columns.get(col.key), coercer_for(col))
-        for col in sheet.columns
-    ]
-    located = [index for _, index, _ in plan if index is not None]
-    for rownum, row in data_rows(table):
-        width = len(row)
-        if all(is_empty(row[i]) for i in located if i < width):
+    start = table.layout.header_row
+    rows = table.rows[start:]
+    located = [i for i in table.layout.columns.values() if i is not None]
+    if not rows or not located:
+        return []
+    raw_columns = _columns(rows, located)
+    skip = _blank_rows(raw_columns, located)
+    found: list[tuple[int, int, Problem]] = []  # (row index, column position, problem)
+    bad: set[int] = set()
+    columns: list[list[object]] = []
+    for position, col in enumerate(sheet.columns):
+        index = table.layout.columns.get(col.key)
+        if index is None:
+            columns.append([col.default] * len(rows))
             continue
-        values: list[object] = []
-        bad = False
-        for col, index, coerce in plan:
-            raw = row[index] if index is not None and index < width else None
+        unique = col.key == sheet.id_column or col.kind is Kind.TEXT
+        values, failures, empties = (_coerce_cells if unique else _coerce_distinct)(col, raw_columns[index])
+        columns.append(values)
+        for k, (code, params) in failures.items():
+            if k not in skip:
+                issue = problem(code, sheet.key, start + k + 1, col.key, **params)
+                found.append((k, position, issue))
+                if issue.is_error:
+                    bad.add(k)
+        if col.mandatory:
+            for k in empties:
+                if k not in skip:
+                    found.append((k, position, problem("missing-value", sheet.key, start + k + 1, col.key,
+                                                       label=col.zh)))
+                    bad.add(k)
+    found.sort(key=lambda f: (f[0], f[1]))
+    problems.extend(issue for _, _, issue in found)
+    numbers = range(start + 1, start + 1 + len(rows))
+    if not skip and not bad:
+        return list(map(record_type, numbers, *columns))
+    if sheet.id_column:
+        ids = columns[names.index(sheet.id_column)]
+        for k in sorted(bad):
+            if ids[k] is not None:
+                dropped.setdefault(ids[k], start + k + 1)
+    left_out = skip | bad
+    keep = [k for k in range(len(rows)) if k not in left_out]
+    return list(map(record_type, map(numbers.__getitem__, keep),
+                    *(list(map(values.__getitem__, keep)) for values in columns)))
+
+
+def _columns(rows: list[list[object]], located: list[int]) -> dict[int, Sequence[object]]:
+    """Column index → its cells, for the located columns."""
+    width = max(located) + 1
+    if min(map(len, rows)) < width:  # Google leaves out trailing empty cells
+        rows = [row if len(row) >= width else [*row, *[None] * (width - len(row))] for row in rows]
+    if max(map(len, rows)) <= 64:
+        every = list(zip(*rows))
+        return {i: every[i] for i in located}
+    return {i: list(map(itemgetter(i), rows)) for i in set(located)}
+
+
+def _blank_rows(raw_columns: dict[int, Sequence[object]], located: list[int]) -> set[int]:
+    """Row indexes whose located cells are all empty; they are not records."""
+    first = raw_columns[located[0]]
+    blank = {k for k, raw in enumerate(first) if raw is None or (raw.__class__ is str and not raw.strip())}
+    for index in located[1:]:
+        if not blank:
+            break
+        col = raw_columns[index]
+        blank = {k for k in blank if is_empty(col[k])}
+    return blank
+
+
+def _coerce_cells(col: Column, raws: Sequence[object]):
+    """Cell by cell, for columns whose values rarely repeat (ids, names, notes).
+
+    Returns (typed values, {row index: (code, params)} of failed cells, [empty row indexes]).
+    A failed or empty cell reads as the column's default, as a warning leaves it."""
+    coerce = plain_coercer(col)
+    default = col.default
+    values: list[object] = []
+    failures: dict[int, tuple[str, dict]] = {}
+    empties: list[int] = []
+    for k, raw in enumerate(raws):
+        if raw is None or (raw.__class__ is str and not raw.strip()):
+            empties.append(k)
+            values.append(default)
+            continue
+        try:
+            if raw.__class__ is CellError:
+                raise BadValue("formula-error", value=raw.text)
+            value = coerce(raw)
+        except BadValue as exc:
+            failures[k] = (exc.code, exc.params)
             value = None
-            if not is_empty(raw):
-                try:
-                    value = coerce(raw)
-                except BadValue as exc:
-                    found = problem(exc.code, sheet.key, rownum, col.key, **exc.params)
-                    problems.append(found)
-                    bad = bad or found.is_error
-            if value is None:
-                if col.mandatory and (raw is None or is_empty(raw)):
-                    problems.append(problem("missing-value", sheet.key, rownum, col.key, label=col.zh))
-                    bad = True
-                value = col.default
-            values.append(value)
-        if not bad:
-            yield record_type(rownum, *values)
-        elif id_position is not None and values[id_position] is not None:
-            dropped.setdefault(values[id_position], rownum)
+        values.append(default if value is None else value)
+    return values, failures, empties
+
+
+def _coerce_distinct(col: Column, raws: Sequence[object]):
+    """As _coerce_cells, coercing each distinct value once.
+
+    A cell's key is its raw value, or (type, value) when the column mixes yes/no cells
+    with numbers (True == 1 == 1.0 as dict keys)."""
+    coerce = plain_coercer(col)
+    kinds = set(map(type, raws))
+    keys: Sequence[object] = raws
+    if bool in kinds and (int in kinds or float in kinds):
+        keys = [(raw.__class__, raw) for raw in raws]
+    outcome: dict[object, object] = {}
+    failed: dict[object, tuple[str, dict]] = {}
+    empty: set[object] = set()
+    for key in dict.fromkeys(keys):
+        raw = key if keys is raws else key[1]
+        value = None
+        if is_empty(raw):
+            empty.add(key)
+        else:
+            try:
+                if raw.__class__ is CellError:
+                    raise BadValue("formula-error", value=raw.text)
+                value = coerce(raw)
+            except BadValue as exc:
+                failed[key] = (exc.code, exc.params)
+        outcome[key] = col.default if value is None else value
+    failures = {k: failed[key] for k, key in enumerate(keys) if key in failed} if failed else {}
+    empties = [k for k, key in enumerate(keys) if key in empty] if empty else []
+    return list(map(outcome.__getitem__, keys)), failures, empties
 
 
 def _settings(table: Table, problems: list[Problem]) -> model.Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Callable
 
 from kit.model import Appeal, Bonus, Book, Entry
@@ -49,25 +50,40 @@ REFS: dict[str, tuple[Ref, ...]] = {
 
 
 def check_references(book: Book, invalid: Invalid) -> tuple[Book, list[Problem]]:
-    """Check every reference; return the book without rows whose references fail."""
+    """Check every reference; return the book without rows whose references fail.
+
+    Column-wise: only the distinct values missing from the target sheet send us back
+    to the rows, so a million valid entries cost a few set operations."""
     invalid = {key: dict(ids) for key, ids in invalid.items()}
     problems: list[Problem] = []
     for sheet, refs in REFS.items():
+        records = getattr(book, sheet)
         index = {ref.target: _index(book, ref.target) for ref in refs}
+        found: dict[int, list[Problem]] = {}  # record position → its problems
+        for ref in refs:
+            values = list(map(attrgetter(ref.column), records))
+            target = index[ref.target]
+            missing = {v for v in set(values) if v is not None and v not in target}
+            if missing:
+                for k, value in enumerate(values):
+                    if value in missing:
+                        found.setdefault(k, []).extend(_follow(records[k], sheet, ref, index, invalid))
+        failed = {k for k, listed in found.items() if any(p.is_error for p in listed)}
         extra = EXTRA.get(sheet)
-        kept = []
-        for record in getattr(book, sheet):
-            found = [p for ref in refs for p in _follow(record, sheet, ref, index, invalid)]
-            if extra and not any(p.is_error for p in found):
-                found.extend(extra(record, index))
-            problems.extend(found)
-            if any(p.is_error for p in found):
-                id_column = SHEETS_BY_KEY[sheet].id_column
-                if id_column:
-                    invalid.setdefault(sheet, {})[getattr(record, id_column)] = record.row
-            else:
-                kept.append(record)
-        book = dataclasses.replace(book, **{sheet: tuple(kept)})
+        if extra:
+            for k, listed in extra(records, index, failed):
+                found.setdefault(k, []).extend(listed)
+                if any(p.is_error for p in listed):
+                    failed.add(k)
+        for k in sorted(found):
+            problems.extend(found[k])
+        if not failed:
+            continue
+        id_column = SHEETS_BY_KEY[sheet].id_column
+        if id_column:
+            for k in sorted(failed):
+                invalid.setdefault(sheet, {})[getattr(records[k], id_column)] = records[k].row
+        book = dataclasses.replace(book, **{sheet: tuple(r for k, r in enumerate(records) if k not in failed)})
     return book, problems
 
 
@@ -91,30 +107,55 @@ def _follow(record, sheet: str, ref: Ref, index: dict, invalid: Invalid) -> Iter
         yield problem(ref.code, sheet, record.row, ref.column, value=value)
 
 
-def _bonus(bonus: Bonus, index: dict) -> Iterator[Problem]:
+def _bonuses(bonuses, index: dict, failed: set[int]):
     categories = {rule.category for rule in index["rules"].values()}
-    if bonus.category is not None and bonus.category not in categories:
-        yield problem("unknown-category", "bonuses", bonus.row, "category", value=bonus.category)
+    for k, bonus in enumerate(bonuses):
+        if k not in failed and bonus.category is not None and bonus.category not in categories:
+            yield k, [problem("unknown-category", "bonuses", bonus.row, "category", value=bonus.category)]
 
 
-def _entry(entry: Entry, index: dict) -> Iterator[Problem]:
-    rule = index["rules"][entry.rule_code]
+_ENTRY_KEY = attrgetter("rule_code", "status", "recorder", "reviewer1", "reviewer2")
+
+
+def _entries(entries, index: dict, failed: set[int]):
+    """An entry's own faults depend only on its rule, status and staff: work them out
+    once per distinct combination (a few thousand in a million entries)."""
+    keys = list(map(_ENTRY_KEY, entries))
+    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))  # key → first position
+    faulty = {key: faults for key, k in first.items() if (faults := _entry_faults(entries[k], index))}
+    if not faulty:
+        return
+    for k, key in enumerate(keys):
+        if key in faulty and k not in failed:
+            row = entries[k].row
+            yield k, [problem(code, "entries", row, column, value=value) for code, column, value in faulty[key]]
+
+
+def _entry_faults(entry: Entry, index: dict) -> list[tuple[str, str, object]]:
+    rule = index["rules"].get(entry.rule_code)
+    faults: list[tuple[str, str, object]] = []
+    if rule is None:
+        return faults  # unknown-rule, already an error
     if not rule.active and entry.status != "rejected":
-        yield problem("inactive-rule", "entries", entry.row, "rule_code", value=entry.rule_code)
+        faults.append(("inactive-rule", "rule_code", entry.rule_code))
     if entry.status == "approved":
-        for code, column, value in review_faults(entry, rule.double_review, index["staff"]):
-            yield problem(code, "entries", entry.row, column, value=value)
+        faults.extend(review_faults(entry, rule.double_review, index["staff"]))
+    return faults
 
 
-def _appeal(appeal: Appeal, index: dict) -> Iterator[Problem]:
-    entry = index["entries"][appeal.entry_id]
-    if entry.resident_id != appeal.resident_id:
-        yield problem("appeal-resident-mismatch", "appeals", appeal.row, "resident_id",
-                      value=appeal.resident_id, entry_id=entry.entry_id, entry_resident=entry.resident_id)
+def _appeals(appeals, index: dict, failed: set[int]):
+    for k, appeal in enumerate(appeals):
+        if k in failed:
+            continue
+        entry = index["entries"][appeal.entry_id]
+        if entry.resident_id != appeal.resident_id:
+            yield k, [problem("appeal-resident-mismatch", "appeals", appeal.row, "resident_id",
+                              value=appeal.resident_id, entry_id=entry.entry_id,
+                              entry_resident=entry.resident_id)]
 
 
-EXTRA: dict[str, Callable[[object, dict], Iterator[Problem]]] = {
-    "bonuses": _bonus,
-    "entries": _entry,
-    "appeals": _appeal,
+EXTRA: dict[str, Callable[[tuple, dict, set[int]], Iterator[tuple[int, list[Problem]]]]] = {
+    "bonuses": _bonuses,
+    "entries": _entries,
+    "appeals": _appeals,
 }

@@ -51,10 +51,14 @@ def shown(raw: object) -> str:
 
 
 def to_text(raw: object) -> str:
+    if raw.__class__ is str:
+        return raw.strip()
     return shown(raw)
 
 
 def to_id(raw: object) -> str:
+    if raw.__class__ is str and raw.isascii():  # NFKC leaves ASCII as it is
+        return raw.strip()
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return fold(shown(raw))
@@ -200,12 +204,16 @@ _PLAIN: dict[Kind, Coercer] = {
 }
 
 
+def plain_coercer(column: Column) -> Coercer:
+    """The column's coercer without memo; formula errors are the caller's."""
+    if column.kind in (Kind.BOOL, Kind.CHOICE):
+        return _choice_coercer(column)
+    return _PLAIN[column.kind]
+
+
 def coercer_for(column: Column) -> Coercer:
     """A memoised coercer: ids, dates and codes repeat across a million rows."""
-    if column.kind in (Kind.BOOL, Kind.CHOICE):
-        plain = _choice_coercer(column)
-    else:
-        plain = _PLAIN[column.kind]
+    plain = plain_coercer(column)
     if column.kind is Kind.TEXT:
         def text(raw: object) -> object:
             if raw.__class__ is CellError:
