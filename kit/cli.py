@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from kit.cache import build_digest, record_site, site_unchanged
 from kit.errors import KitError, OutputError, ProjectError
 from kit.pipeline import Validated, open_source, validate
 from kit.project import Project, find_project, init_project
@@ -203,12 +204,21 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
 
     project = _project_for_build(workbook)
     console = Console(stderr=True, highlight=False)
-    with console.status("读取并校验表格……"):
-        target = project.source
-        if isinstance(target, SheetSpec):  # build from a snapshot, kept, so the site traces to its data
+    as_of = as_of or dt.date.today()
+    target = project.source
+    if isinstance(target, SheetSpec):  # build from a snapshot, kept, so the site traces to its data
+        with console.status("下载 Google 表格……"):
             target = _pull(project)
-            console.print(f"已保存 Google 表格快照：{target}")
-        result = validate(open_source(target), as_of or dt.date.today())
+        console.print(f"已保存 Google 表格快照：{target}")
+    inputs = None
+    if rewrite_reason is None and target.is_file():
+        inputs = build_digest(project.root, target, as_of, {"skip_invalid": skip_invalid})
+        if site_unchanged(project.root, project.site_dir, inputs):
+            click.echo(f"✓ 网站已是最新：表格、设置和页面都没有改动，统计日 {as_of}，不用重新生成"
+                       f"（{project.site_dir}）。")
+            return
+    with console.status("读取并校验表格……"):
+        result = validate(open_source(target), as_of)
     if result.errors:
         _print_text(result, _name(target), errors_only=True)
         if not skip_invalid:
@@ -222,6 +232,8 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
                            rewrite_reason=rewrite_reason.strip() if rewrite_reason else None)
     for warning in built.warnings:
         console.print(f"[yellow]mkdocs 提醒：{warning}[/yellow]")
+    if inputs is not None:
+        record_site(project.root, project.site_dir, inputs)
     click.echo(f"✓ 网站已更新：{built.site_dir}（{built.files} 个文件，{built.bytes / 1e6:.1f} MB，"
                f"统计日 {result.ledger.as_of}）。预览：kit serve")
 

@@ -38,3 +38,16 @@ def unique_path(folder: Path, stem: str, suffix: str) -> Path:
         candidate = Path(folder) / f"{stem}-{number}{suffix}"
         number += 1
     return candidate
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file beside path, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".kit-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

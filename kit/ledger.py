@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
 from kit.calendar import add_months
@@ -123,17 +124,28 @@ def _compute(book: Book, as_of: dt.date) -> Ledger:
 # --- which entries count and what they are worth -------------------------------
 
 
-def counts(entry: Entry, as_of: dt.date, rule: Rule | None, residents: set[str], staff: dict) -> bool:
-    """PRODUCT.md ledger rule 1."""
-    return (
-        entry.status == "approved"
-        and entry.date <= as_of
-        and entry.resident_id in residents
-        and rule is not None
-        and rule.active
-        and entry.quantity > 0
-        and review_valid(entry, rule.double_review, staff)
-    )
+_BY_DATE_ROW = attrgetter("date", "row")
+_REVIEW_KEY = attrgetter("rule_code", "status", "recorder", "reviewer1", "reviewer2")
+
+
+def _counted(entries: Iterable[Entry], as_of: dt.date, rules: dict[str, Rule], residents: set[str],
+             staff: dict) -> list[Entry]:
+    """The entries that count (PRODUCT.md ledger rule 1); the review part is worked out once per distinct
+    rule, status and staff combination rather than once per entry."""
+    verdicts: dict[tuple, bool] = {}
+    kept = []
+    for entry in entries:
+        if entry.date > as_of or entry.resident_id not in residents or entry.quantity <= 0:
+            continue
+        key = _REVIEW_KEY(entry)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            rule = rules.get(entry.rule_code)
+            verdict = verdicts[key] = (entry.status == "approved" and rule is not None and rule.active
+                                       and review_valid(entry, rule.double_review, staff))
+        if verdict:
+            kept.append(entry)
+    return kept
 
 
 def bonus_matches(bonus: Bonus, rule: Rule, entry: Entry) -> bool:
@@ -166,13 +178,11 @@ def _awards(book: Book, as_of: dt.date, problems: list[Problem]) -> dict[int, Aw
     staff = {s.staff_id: s for s in book.staff}
     residents = {r.resident_id for r in book.residents}
     annual_cap = book.settings.annual_cap
-    counted = sorted(
-        (e for e in book.entries if counts(e, as_of, rules.get(e.rule_code), residents, staff)),
-        key=lambda e: (e.date, e.row),
-    )
+    counted = sorted(_counted(book.entries, as_of, rules, residents, staff), key=_BY_DATE_ROW)
     day_total: dict[tuple[str, str, dt.date], int] = {}
     year_total: dict[tuple[str, int], int] = {}
     factors: dict[tuple, Decimal] = {}
+    bases: dict[tuple, int] = {}  # Decimal arithmetic is slow; few distinct products
     awards: dict[int, Award] = {}
     for entry in counted:
         rule = rules[entry.rule_code]
@@ -180,16 +190,25 @@ def _awards(book: Book, as_of: dt.date, problems: list[Problem]) -> dict[int, Aw
         factor = factors.get(key)
         if factor is None:
             factor = factors[key] = multiplier(book.bonuses, rule, entry)
-        base = math.floor(rule.points * entry.quantity * factor)
+        product = (entry.rule_code, entry.quantity, factor)
+        base = bases.get(product)
+        if base is None:
+            base = bases[product] = math.floor(rule.points * entry.quantity * factor)
         awarded, cap = base, None
-        day_key = (entry.resident_id, entry.rule_code, entry.date)
-        if rule.daily_cap > 0 and awarded > rule.daily_cap - day_total.get(day_key, 0):
-            awarded, cap, limit = max(0, rule.daily_cap - day_total.get(day_key, 0)), "daily", rule.daily_cap
-        year_key = (entry.resident_id, entry.date.year)
-        if annual_cap > 0 and awarded > annual_cap - year_total.get(year_key, 0):
-            awarded, cap, limit = max(0, annual_cap - year_total.get(year_key, 0)), "annual", annual_cap
-        day_total[day_key] = day_total.get(day_key, 0) + awarded
-        year_total[year_key] = year_total.get(year_key, 0) + awarded
+        daily = rule.daily_cap > 0
+        if daily:
+            day_key = (entry.resident_id, entry.rule_code, entry.date)
+            day_so_far = day_total.get(day_key, 0)
+            if awarded > rule.daily_cap - day_so_far:
+                awarded, cap, limit = max(0, rule.daily_cap - day_so_far), "daily", rule.daily_cap
+        if annual_cap > 0:
+            year_key = (entry.resident_id, entry.date.year)
+            year_so_far = year_total.get(year_key, 0)
+            if awarded > annual_cap - year_so_far:
+                awarded, cap, limit = max(0, annual_cap - year_so_far), "annual", annual_cap
+            year_total[year_key] = year_so_far + awarded
+        if daily:
+            day_total[day_key] = day_so_far + awarded
         if cap is not None:
             problems.append(problem("capped-entry", "entries", entry.row, "quantity", base=base,
                                     cap=f"{CAP_NAMES[cap]} {limit} 分", awarded=awarded, cut=base - awarded))
