@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -10,6 +11,7 @@ import sys
 import threading
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable, Iterator
 
 import click
 from rich.console import Console
@@ -23,6 +25,19 @@ from kit.sources.gsheet import SheetSpec
 from kit.tables import place
 
 TEXT_LIMIT_PER_SHEET = 200
+
+
+@contextlib.contextmanager
+def _steps(console: Console | None = None) -> Iterator[Callable[[str], None]]:
+    """A progress bar on the terminal (none when output goes to a file): each step with
+    its row counts and the time so far."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = console or Console(stderr=True, highlight=False)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("开始……", total=None)
+        yield lambda step: bar.update(task, description=step + "……")
 INTERNAL_ERROR = 3
 
 
@@ -113,7 +128,8 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
     """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。"""
     target = _target(workbook)
     source = open_source(target)
-    result = validate(source, as_of or dt.date.today())
+    with _steps() as progress:
+        result = validate(source, as_of or dt.date.today(), progress)
     if output_format == "json":
         click.echo(json.dumps(problem_rows(result), ensure_ascii=False, indent=2))
     else:
@@ -138,7 +154,8 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
     from kit.counter import BALANCE_KEYS, balance_rows, statement
 
     target = _target(workbook)
-    result = validate(open_source(target), as_of or dt.date.today())
+    with _steps() as progress:
+        result = validate(open_source(target), as_of or dt.date.today(), progress)
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     if resident_id is not None:
@@ -217,8 +234,8 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
             click.echo(f"✓ 网站已是最新：表格、设置和页面都没有改动，统计日 {as_of}，不用重新生成"
                        f"（{project.site_dir}）。")
             return
-    with console.status("读取并校验表格……"):
-        result = validate(open_source(target), as_of)
+    with _steps(console) as progress:
+        result = validate(open_source(target), as_of, progress)
     if result.errors:
         _print_text(result, _name(target), errors_only=True)
         if not skip_invalid:
@@ -226,9 +243,8 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
                           "改正后再运行；或加 --skip-invalid 跳过有错误的行发布。")
             sys.exit(1)
         console.print(f"[yellow]! 已跳过上面 {len(result.errors)} 个错误所在的行。[/yellow]")
-    with console.status("生成网站……") as status:
-        built = build_site(project, result.book, result.ledger, result.tables,
-                           progress=lambda step: status.update(step + "……"),
+    with _steps(console) as progress:
+        built = build_site(project, result.book, result.ledger, result.tables, progress=progress,
                            rewrite_reason=rewrite_reason.strip() if rewrite_reason else None)
     for warning in built.warnings:
         console.print(f"[yellow]mkdocs 提醒：{warning}[/yellow]")
@@ -276,7 +292,8 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     today = dt.date.today()
     digest = file_digest(project.workbook) if project.sheet is None and project.workbook.is_file() else ""
     source = open_source(project.source)
-    result = validate(source, today)
+    with _steps() as progress:
+        result = validate(source, today, progress)
     book = result.book
     if not book.settings.site_url:
         raise KitError("“设置”表里还没有填“网站地址”，二维码不知道指向哪里。请填写网站的地址"
@@ -332,7 +349,8 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
 
     project = _cards_project(workbook)
     day = as_of or dt.date.today()
-    result = validate(open_source(project.source), day)
+    with _steps() as progress:
+        result = validate(open_source(project.source), day, progress)
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     out_dir = output or project.private_dir / "handouts"
@@ -363,11 +381,11 @@ def report_command(workbook: str | None, quarter: str | None, output: Path | Non
         raise KitError(f"{quarter} 还没有开始，无法生成报告。")
     as_of = min(end, today)
     console = RichConsole(stderr=True, highlight=False)
-    with console.status("读取并校验表格……") as status:
-        result = validate(open_source(project.source), as_of)
+    with _steps(console) as progress:
+        result = validate(open_source(project.source), as_of, progress)
         if result.errors:
             console.print(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。")
-        report = build_report(result.book, result.ledger, quarter, progress=lambda s: status.update(s + "……"))
+        report = build_report(result.book, result.ledger, quarter, progress=progress)
         out = output or project.private_dir / f"季度报告-{quarter}.pdf"
         if out.resolve().is_relative_to(project.site_dir.resolve()):
             raise OutputError("季度报告只供工作人员使用，不能放进公开网站的文件夹。")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from kit.checks import run_checks
@@ -48,19 +49,27 @@ def open_source(target: Path | SheetSpec) -> Source:
     return XlsxSource(Path(target))
 
 
-def validate(source: Source, as_of: dt.date) -> Validated:
+Progress = Callable[[str], None]  # told each step as it starts, with its row counts
+
+
+def validate(source: Source, as_of: dt.date, progress: Progress = lambda step: None) -> Validated:
     with gc_paused():  # millions of records and no cycles: the collector would only rescan them
-        return _validate(source, as_of)
+        return _validate(source, as_of, progress)
 
 
-def _validate(source: Source, as_of: dt.date) -> Validated:
-    tables = locate(source)
+def _validate(source: Source, as_of: dt.date, progress: Progress) -> Validated:
+    tables = locate(source, progress)
+    rows = sum(len(t.rows) - t.layout.header_row for t in tables.tables.values())
+    progress(f"逐行核对 {rows:,} 行")
     parsed = parse(tables)
     problems = parsed.problems
+    progress(f"检查重复和日期（{len(parsed.book.entries):,} 条积分记录）")
     problems.extend(run_checks(parsed.book, as_of))
     book = exclude_errors(parsed.book, problems, parsed.dropped)
+    progress(f"核对编号引用（{len(book.entries):,} 条积分记录、{len(book.residents):,} 位居民）")
     book, found = check_references(book, parsed.dropped)
     problems.extend(found)
+    progress(f"计算积分（{len(book.entries):,} 条积分记录、{len(book.redemptions):,} 条兑换）")
     ledger = compute(book, as_of)
     problems.extend(ledger.problems)
     problems.sort(key=problem_order)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kit.errors import MissingColumns, MissingSheet
 from kit.problems import Problem, problem
@@ -41,7 +42,7 @@ class Tables:
         return table.layout if table else None
 
 
-def locate(source: Source) -> Tables:
+def locate(source: Source, progress: Callable[[str], None] = lambda step: None) -> Tables:
     """Match sheets and headers; a missing required sheet or column stops here."""
     by_label: dict[str, str] = {}
     for name in source.sheet_names():
@@ -68,6 +69,7 @@ def locate(source: Source) -> Tables:
     for sheet in SHEETS:
         if sheet.key not in found:
             continue
+        progress(f"读取工作表“{found[sheet.key]}”")
         raw = source.read(found[sheet.key])
         if not sheet.required and not any(c != "" for row in raw.rows for c in row):
             continue  # an optional sheet left blank is as good as absent
