@@ -15,6 +15,7 @@ or an index into a short tuple; entries are staged as one sortable int each.
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import datetime as dt
 import gc
@@ -43,6 +44,7 @@ from kit.model import (Appeal, Book, Entry, Grid, Redemption, Resident, Reward, 
 from kit.schema import SETTINGS as SETTING_ROWS
 from kit.schema import SHEETS, Column, Kind
 from kit.tables import column_letter
+from kit.tokens import LENGTH as TOKEN_LENGTH
 from kit.template import (FORMATS, GENERAL_NOTES, HEADER_FILL, HEADER_FONT, INSTRUCTIONS, _cell,
                           _cell_value)
 
@@ -51,6 +53,7 @@ RESIDENTS = 100_000
 ENTRIES = 1_000_000
 REDEMPTIONS = 50_000
 APPEAL_SHARE = 0.005
+CARD_GRID = 5_000  # residents of the first grid at full size: the cards benchmark
 AS_OF = END  # the natural as-of date of every generated book
 
 COMMUNITIES = (
@@ -104,7 +107,8 @@ def big_book(residents: int = RESIDENTS, entries: int = ENTRIES, redemptions: in
         entry_rows, entry_people = _entries(rng, world, people, entries)
         appeal_rows = appeals(rng, entry_rows, round(entries * APPEAL_SHARE))
         settings = dataclasses.replace(SETTINGS, site_name="示例街道社区积分",
-                                       organization="示例街道综治中心")
+                                       organization="示例街道综治中心",
+                                       pseudonym_secret=f"bench-only-{rng.getrandbits(96):024x}")
         rewards = _rewards(redemptions)
         redemption_rows = _redemptions(rng, world, people, entry_rows, entry_people, appeal_rows,
                                        rewards, redemptions, settings)
@@ -150,8 +154,12 @@ def _world(rng: random.Random) -> _World:
 
 
 def _residents(rng: random.Random, world: _World, count: int) -> _People:
+    """Residents in grid order, each with a card; the first grid is a big one
+    (CARD_GRID residents at full size) so that `kit cards --grid` prints 5,000 cards."""
     rand, randint = rng.random, rng.randint
     grid_of = sorted(rng.choices(range(len(world.grids)), weights=world.grid_size, k=count))
+    big = min(CARD_GRID, count // 20)
+    grid_of[:big] = [0] * big
     width = max(4, len(str(count)))
     residents, ids, weights = [], [], []
     for number, grid in enumerate(grid_of, start=1):
@@ -159,9 +167,10 @@ def _residents(rng: random.Random, world: _World, count: int) -> _People:
         birth = randint(1940, 2006)
         active = rand() > 0.15
         weight = rng.lognormvariate(0, 0.9) if active else 0.0
+        token = base64.b32encode(rng.randbytes(17)).decode()[:TOKEN_LENGTH]
         residents.append(Resident(
             number + 1, rid, _name(rng), world.grids[grid].grid_id, birth,
-            f"13{randint(0, 9)}{randint(0, 99999999):08d}", rand() < 0.4, None,
+            f"13{randint(0, 9)}{randint(0, 99999999):08d}", rand() < 0.4, token,
             "moved" if rand() < 0.03 else "active",
         ))
         ids.append(rid)

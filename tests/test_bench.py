@@ -132,3 +132,25 @@ def test_generate_then_ledger_on_the_workbook(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "reading alone" in done.stdout and "compute time" in done.stdout
     assert "workbook problems (validation, not ledger)      0" in done.stdout
+
+
+def test_commands_bench_runs_every_command_at_a_small_size(tmp_path):
+    """bench/commands.py end to end: a generated book, every command a real process."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "commands.py"), "--residents", "300", "--entries", "3000",
+         "--redemptions", "100", "--dir", str(tmp_path / "p")],
+        capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines()}
+    for label in ("raw read (calamine alone)", "kit validate", "kit balances", "kit build",
+                  "kit build (unchanged)", "kit cards --grid"):
+        assert label in lines, done.stdout
+        assert " exit " not in lines[label], lines[label]
+        wall, ratio = lines[label][26:].split()[:2]
+        assert float(wall) > 0 and float(ratio) > 0
+    assert "balance" in (tmp_path / "p" / "private" / "balances.csv").read_text(encoding="utf-8-sig")
+    assert (tmp_path / "p" / "private" / "cards.pdf").stat().st_size > 10_000
+    site = {line.split()[0]: line for line in done.stdout.split("site/")[1].splitlines() if line.strip()}
+    assert int(site["files"].split()[1]) > 100
+    assert "search/search_index.json" not in site["largest"]
+    assert "sealed" in done.stdout and "300" in site["sealed"]  # every resident has a card
