@@ -95,14 +95,17 @@ def gc_paused():
 
 def _compute(book: Book, as_of: dt.date) -> Ledger:
     problems: list[Problem] = []
-    awards = _awards(book, as_of, problems)
-    corrections, under_appeal = _appeal_outcomes(book, as_of, awards, problems)
-    awards = {row: _corrected(a, corrections.get(a.entry.entry_id)) for row, a in awards.items()}
+    awards = _awards(book, as_of, problems)  # in (date, row) order
+    row_of = {award.entry.entry_id: row for row, award in awards.items()}
+    corrections, under_appeal = _appeal_outcomes(book, as_of, row_of, problems)
+    for entry_id, appeal in corrections.items():
+        row = row_of[entry_id]
+        awards[row] = _corrected(awards[row], appeal)  # same key: the order stays
 
     settings = book.settings
     decay = _Decay(settings.decay_after_months, settings.decay_factor)
     wallets = {r.resident_id: _Wallet(Account(r.resident_id), decay) for r in book.residents}
-    for award in sorted(awards.values(), key=lambda a: (a.entry.date, a.entry.row)):
+    for award in awards.values():
         wallets[award.entry.resident_id].add_lot(award)
 
     applied, stock_used = _redeem(book, as_of, wallets, problems)
@@ -216,9 +219,10 @@ def _awards(book: Book, as_of: dt.date, problems: list[Problem]) -> dict[int, Aw
     return awards
 
 
-def _appeal_outcomes(book: Book, as_of: dt.date, awards: dict[int, Award], problems: list[Problem]):
-    """Corrections in force as of the date (last decided wins) and entries under appeal."""
-    counted = {a.entry.entry_id for a in awards.values()}
+def _appeal_outcomes(book: Book, as_of: dt.date, counted: dict[str, int], problems: list[Problem]):
+    """Corrections in force as of the date (last decided wins) and entries under appeal.
+
+    counted: the entry ids that count (→ their rows)."""
     corrections: dict[str, Appeal] = {}
     under_appeal: set[str] = set()
     for appeal in sorted(book.appeals, key=lambda a: (a.resolved_date or a.date, a.row)):
