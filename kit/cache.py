@@ -1,10 +1,14 @@
-"""Content hashes that let an unchanged rebuild skip its work.
+"""Content hashes that let unchanged work be skipped.
 
-A build records a digest of everything it was made from: the workbook's bytes,
-the as-of date, the options, the project's own files (kit.toml, mkdocs.yml,
-docs/, templates/) and the kit's code. The next build with the same digest, and
-the site still as that build left it, has nothing to do. Any changed byte gives
-another digest, so a stale result is never reused.
+- A build records a digest of everything it was made from: the workbook's bytes,
+  the as-of date, the options, the project's own files (kit.toml, mkdocs.yml,
+  docs/, templates/) and the kit's code. The next build with the same digest, and
+  the site still as that build left it, has nothing to do.
+- The parsed workbook (records and cell problems, which do not depend on the
+  as-of date) is kept under the digest of the workbook's bytes and the kit's code,
+  so validate, balances and build on an unchanged file skip reading and parsing.
+
+Any changed byte gives another digest, so a stale result is never reused.
 """
 
 from __future__ import annotations
@@ -13,13 +17,23 @@ import datetime as dt
 import hashlib
 import json
 import os
+import pickle
+import tempfile
+from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 
 import kit
 from kit.files import write_text_atomic
+from kit.model import Book
+from kit.parse import RECORD_TYPES, Parsed
+from kit.schema import SHEETS_BY_KEY
+from kit.tables import SheetLayout, Table, Tables
 
-CACHE_DIR = ".kit-cache"  # beside kit.toml; holds hashes only, nothing personal
+CACHE_DIR = ".kit-cache"  # beside kit.toml, private like the workbook it was read from
 _STAMP = "site-stamp.json"
+_PARSED = "parsed-{}.pickle"
+_FORMAT = 1  # bump when the pickled layout changes
 _CHUNK = 1 << 20
 _PROJECT_FILES = ("kit.toml", "mkdocs.yml")
 _PROJECT_FOLDERS = ("docs", "templates")
@@ -82,3 +96,54 @@ def _site_marker(site_dir: Path) -> str | None:
             return None
         marks.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
     return hashlib.sha256("|".join(marks).encode()).hexdigest()
+
+
+# --- the parsed workbook ----------------------------------------------------------
+
+
+def parsed_key(workbook: Path) -> str:
+    code = _tree_digest(Path(kit.__file__).parent)
+    return hashlib.sha256(f"{_FORMAT}:{file_digest(workbook)}:{code}".encode()).hexdigest()
+
+
+def load_parsed(folder: Path, key: str) -> tuple[Parsed, Tables] | None:
+    """The parse stage's result kept for this key, or None (never a stale or broken one)."""
+    try:
+        with open(folder / _PARSED.format(key), "rb") as fh:
+            kept = pickle.load(fh)
+        if kept["key"] != key:
+            return None
+        records = {name: tuple(map(RECORD_TYPES[name], *columns)) if columns else ()
+                   for name, columns in kept["columns"].items()}
+        book = Book(settings=kept["settings"], **records)
+        tables = Tables(kept["label"], {k: Table(SHEETS_BY_KEY[k], layout, []) for k, layout in kept["layouts"].items()},
+                        kept["table_problems"])
+        return Parsed(book, kept["problems"], kept["dropped"]), tables
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def save_parsed(folder: Path, key: str, parsed: Parsed, tables: Tables) -> None:
+    """Keep the parse for this key, replacing any other kept parse (one workbook, one file).
+
+    Records go column by column: values that repeat (dates, codes, staff) are the
+    same objects, which pickle stores once, and rebuilding is one map() per sheet."""
+    columns = {}
+    for name, record_type in RECORD_TYPES.items():
+        records = getattr(parsed.book, name)
+        names = [f.name for f in fields(record_type)]
+        columns[name] = [list(map(attrgetter(n), records)) for n in names] if records else None
+    kept = {"key": key, "settings": parsed.book.settings, "columns": columns,
+            "problems": parsed.problems, "dropped": parsed.dropped, "label": tables.source_label,
+            "layouts": {k: t.layout for k, t in tables.tables.items()}, "table_problems": tables.problems}
+    try:
+        folder.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".parsed-", suffix=".part", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(kept, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / _PARSED.format(key))
+        for old in folder.glob(_PARSED.format("*")):
+            if old.name != _PARSED.format(key):
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a cache that cannot be written only costs time next run

@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from kit.cache import build_digest, record_site, site_unchanged
+from kit.cache import CACHE_DIR, build_digest, record_site, site_unchanged
 from kit.errors import KitError, OutputError, ProjectError
 from kit.pipeline import Validated, open_source, validate
 from kit.project import Project, find_project, init_project
@@ -90,6 +90,14 @@ def _target(argument: str | None) -> Path | SheetSpec:
     return project.source
 
 
+def _cache() -> Path | None:
+    """Where the parse of a workbook is kept: the project's .kit-cache/, if in a project."""
+    from kit.cache import CACHE_DIR
+
+    project = find_project(Path.cwd())
+    return project.root / CACHE_DIR if project is not None else None
+
+
 def _name(target: Path | SheetSpec) -> str:
     return target.name if isinstance(target, Path) else "Google 表格"
 
@@ -129,7 +137,7 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
     target = _target(workbook)
     source = open_source(target)
     with _steps() as progress:
-        result = validate(source, as_of or dt.date.today(), progress)
+        result = validate(source, as_of or dt.date.today(), progress, _cache())
     if output_format == "json":
         click.echo(json.dumps(problem_rows(result), ensure_ascii=False, indent=2))
     else:
@@ -155,7 +163,7 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
 
     target = _target(workbook)
     with _steps() as progress:
-        result = validate(open_source(target), as_of or dt.date.today(), progress)
+        result = validate(open_source(target), as_of or dt.date.today(), progress, _cache())
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     if resident_id is not None:
@@ -235,7 +243,7 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
                        f"（{project.site_dir}）。")
             return
     with _steps(console) as progress:
-        result = validate(open_source(target), as_of, progress)
+        result = validate(open_source(target), as_of, progress, project.root / CACHE_DIR)
     if result.errors:
         _print_text(result, _name(target), errors_only=True)
         if not skip_invalid:
@@ -293,7 +301,7 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     digest = file_digest(project.workbook) if project.sheet is None and project.workbook.is_file() else ""
     source = open_source(project.source)
     with _steps() as progress:
-        result = validate(source, today, progress)
+        result = validate(source, today, progress, _cache())
     book = result.book
     if not book.settings.site_url:
         raise KitError("“设置”表里还没有填“网站地址”，二维码不知道指向哪里。请填写网站的地址"
@@ -350,7 +358,7 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
     project = _cards_project(workbook)
     day = as_of or dt.date.today()
     with _steps() as progress:
-        result = validate(open_source(project.source), day, progress)
+        result = validate(open_source(project.source), day, progress, _cache())
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     out_dir = output or project.private_dir / "handouts"
@@ -382,7 +390,7 @@ def report_command(workbook: str | None, quarter: str | None, output: Path | Non
     as_of = min(end, today)
     console = RichConsole(stderr=True, highlight=False)
     with _steps(console) as progress:
-        result = validate(open_source(project.source), as_of, progress)
+        result = validate(open_source(project.source), as_of, progress, _cache())
         if result.errors:
             console.print(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。")
         report = build_report(result.book, result.ledger, quarter, progress=progress)

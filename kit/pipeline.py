@@ -11,7 +11,7 @@ from pathlib import Path
 from kit.checks import run_checks
 from kit.ledger import Ledger, compute, gc_paused
 from kit.model import Book
-from kit.parse import RECORD_TYPES, parse
+from kit.parse import RECORD_TYPES, Parsed, parse
 from kit.problems import Problem
 from kit.references import check_references
 from kit.schema import SHEETS, SHEETS_BY_KEY
@@ -52,17 +52,16 @@ def open_source(target: Path | SheetSpec) -> Source:
 Progress = Callable[[str], None]  # told each step as it starts, with its row counts
 
 
-def validate(source: Source, as_of: dt.date, progress: Progress = lambda step: None) -> Validated:
+def validate(source: Source, as_of: dt.date, progress: Progress = lambda step: None,
+             cache: Path | None = None) -> Validated:
+    """cache: a folder where the parse of a workbook file is kept by content hash."""
     with gc_paused():  # millions of records and no cycles: the collector would only rescan them
-        return _validate(source, as_of, progress)
+        return _validate(source, as_of, progress, cache)
 
 
-def _validate(source: Source, as_of: dt.date, progress: Progress) -> Validated:
-    tables = locate(source, progress)
-    rows = sum(len(t.rows) - t.layout.header_row for t in tables.tables.values())
-    progress(f"逐行核对 {rows:,} 行")
-    parsed = parse(tables)
-    problems = parsed.problems
+def _validate(source: Source, as_of: dt.date, progress: Progress, cache: Path | None) -> Validated:
+    parsed, tables = _parse(source, progress, cache)
+    problems = list(parsed.problems)
     progress(f"检查重复和日期（{len(parsed.book.entries):,} 条积分记录）")
     problems.extend(run_checks(parsed.book, as_of))
     book = exclude_errors(parsed.book, problems, parsed.dropped)
@@ -74,6 +73,25 @@ def _validate(source: Source, as_of: dt.date, progress: Progress) -> Validated:
     problems.extend(ledger.problems)
     problems.sort(key=problem_order)
     return Validated(book, tuple(problems), tables, ledger)
+
+
+def _parse(source: Source, progress: Progress, cache: Path | None) -> tuple[Parsed, Tables]:
+    from kit import cache as kept
+
+    key = kept.parsed_key(source.path) if cache is not None and isinstance(source, XlsxSource) else None
+    if key is not None:
+        progress("查找上次读取的结果")
+        found = kept.load_parsed(cache, key)
+        if found is not None:
+            return found
+    tables = locate(source, progress)
+    rows = sum(len(t.rows) - t.layout.header_row for t in tables.tables.values())
+    progress(f"逐行核对 {rows:,} 行")
+    parsed = parse(tables)
+    if key is not None:
+        progress("保存读取结果，下次更快")
+        kept.save_parsed(cache, key, parsed, tables)
+    return parsed, tables
 
 
 def problem_order(p: Problem) -> tuple:

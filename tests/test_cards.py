@@ -121,11 +121,12 @@ def backups(project: Path) -> list[Path]:
 
 
 def tree(folder: Path) -> dict[str, str]:
-    """Relative path → sha256 of every file under folder (hidden files included)."""
+    """Relative path → sha256 of every file under folder (hidden files included), except
+    the kept parse in .kit-cache/ (the kit's own, rebuilt from the workbook at will)."""
     if not folder.exists():
         return {}
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".kit-cache" not in p.relative_to(folder).parts}
 
 
 def pdf_pages_qr(pdf_path: Path, expected: int | None = None) -> list[list[str]]:

@@ -90,3 +90,53 @@ def test_the_digest_covers_every_input(tmp_path):
     with open(book, "ab") as fh:
         fh.write(b"\0")
     assert file_digest(book) != before
+
+
+# --- the kept parse ---------------------------------------------------------------
+
+
+def _checked(path, cache, steps=None):
+    from kit.pipeline import open_source, validate
+
+    return validate(open_source(path), dt.date(2026, 6, 30), (steps if steps is not None else []).append, cache)
+
+
+def test_an_unchanged_workbook_is_not_read_again_and_gives_the_same_result(tmp_path):
+    sheets = copy.deepcopy(SHEETS)
+    sheets["积分记录"].append(["E3", "2026-13-01", None, "R9", "XL", 1, None, "S1", "S2", None, "通过"])  # errors too
+    sheets["申诉"].append(["A2", dt.date(2026, 3, 8), "R1", "E3", None, "待处理", None, None])
+    book = write_xlsx(tmp_path / "b.xlsx", sheets)
+    cache = tmp_path / ".kit-cache"
+    fresh = _checked(book, None)
+    first_steps, second_steps = [], []
+    first = _checked(book, cache, first_steps)
+    second = _checked(book, cache, second_steps)
+    assert any(s.startswith("读取工作表") for s in first_steps)
+    assert not any(s.startswith("读取工作表") for s in second_steps)
+    assert len(list(cache.glob("parsed-*.pickle"))) == 1
+    for result in (first, second):
+        assert result.problems == fresh.problems
+        assert result.book == fresh.book
+        assert {k: a.balance for k, a in result.ledger.accounts.items()} == \
+               {k: a.balance for k, a in fresh.ledger.accounts.items()}
+        assert result.tables.layout("entries") == fresh.tables.layout("entries")
+    codes = {p.code for p in second.problems}
+    assert {"bad-date", "invalid-reference"} <= codes
+
+
+def test_a_changed_workbook_or_a_broken_cache_is_read_again(tmp_path):
+    book = write_xlsx(tmp_path / "b.xlsx", SHEETS)
+    cache = tmp_path / ".kit-cache"
+    assert _checked(book, cache).ledger.accounts["R1"].balance == 20  # 30 by appeal A1, 10 redeemed
+    changed = copy.deepcopy(SHEETS)
+    changed["积分记录"].append(["E3", dt.date(2026, 3, 9), None, "R1", "XL", 1, None, "S1", "S2", None, "通过"])
+    write_xlsx(book, changed)
+    steps = []
+    assert _checked(book, cache, steps).ledger.accounts["R1"].balance == 30
+    assert any(s.startswith("读取工作表") for s in steps)
+    assert len(list(cache.glob("parsed-*.pickle"))) == 1  # the old file's parse is gone
+    kept = next(cache.glob("parsed-*.pickle"))
+    kept.write_bytes(kept.read_bytes()[:100])
+    steps = []
+    assert _checked(book, cache, steps).ledger.accounts["R1"].balance == 30
+    assert any(s.startswith("读取工作表") for s in steps)
