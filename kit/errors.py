@@ -26,6 +26,29 @@ class EncryptedWorkbook(KitError):
     code = "encrypted-workbook"
 
 
+class LimitExceeded(KitError):
+    """A reading limit (kit/limits.py) was reached; key names the kit.toml setting, if any."""
+
+    code = "limit-exceeded"
+
+    def __init__(self, message: str, key: str | None = None, actual: float | None = None,
+                 limit: float | None = None):
+        super().__init__(message)
+        self.key, self.actual, self.limit = key, actual, limit
+
+
+class UnsafeWorkbook(KitError):
+    """XML that no spreadsheet program writes (a DTD, entity declarations, sizes that lie)."""
+
+    code = "unsafe-workbook"
+
+
+class MacroWorkbook(KitError):
+    """Macros (VBA) hidden in a file whose name says it has none."""
+
+    code = "macro-workbook"
+
+
 class MissingSheet(KitError):
     code = "missing-sheet"
 
@@ -40,3 +63,7 @@ class ProjectError(KitError):
 
 class OutputError(KitError):
     code = "output-error"
+
+
+class BuildRunning(KitError):
+    code = "build-running"

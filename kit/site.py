@@ -7,12 +7,14 @@ failed or interrupted build leaves the previous site exactly as it was.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import datetime as dt
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,13 +26,14 @@ import yaml
 from markupsafe import Markup
 
 from kit import charts
-from kit.errors import KitError
+from kit.errors import BuildRunning, KitError
 from kit.ledger import Ledger
+from kit.lock import Busy, exclusive
 from kit.model import Book
 from kit.project import Project, skeleton_dir
 from kit.docs_pages import fill_pages, placeholders_page, render_quizzes
-from kit.fingerprint import (PRIVATE_MAP, PUBLISHED_DIR, History, current_leaves, extend, private_rows,
-                             published_files, read_private_rows, read_published)
+from kit.fingerprint import (PRIVATE_MAP, PUBLISHED_DIR, History, Published, current_leaves, extend,
+                             private_rows, published_files, read_private_rows, read_published)
 from kit.opendata import datasets
 from kit.opendata import files as opendata_files
 from kit.personal import PersonalView, personal_views
@@ -57,7 +60,13 @@ ASSETS = ("kit.css", "kit-crypto.js", "me.js", "quiz.js")
 SECTIONS = {"training": "培训中心"}  # docs/ folders shown as a section of the navigation
 PLACEHOLDERS_PAGE = "training/placeholders.md"
 PERSONAL_DIR = ("me", "d")  # sealed personal files: site/me/d/<file id>.bin
+PAGE_ROWS = 200  # notice lines on one page
+PAGE_GRIDS = 10  # grids' ranking boards on one page
 PAD = 512  # sealed files are padded to a multiple of this, so sizes say little
+# Beside the site folder: the build lock, and one staging folder per running build.
+LOCK_FILE = ".kit-build.lock"
+STAGE_PREFIX = ".kit-build-"
+OLD_SITES = "old"  # <stage>/old/<site name>: the previous site, moved aside during a two-step swap
 
 
 class BuildError(KitError):
@@ -80,13 +89,34 @@ def build_site(project: Project, book: Book, ledger: Ledger, tables: Tables | No
     """Build the site for book/ledger and publish it into project.site_dir atomically.
 
     tables (where each sheet and column sits in the file) lets training pages use
-    the sheet and column names exactly as this community's workbook writes them."""
+    the sheet and column names exactly as this community's workbook writes them.
+
+    One build at a time per folder holding the site: the lock covers reading the
+    published fingerprint, building and the swap, so two builds never interleave.
+    A killed build leaves at most a staging folder, cleaned up by the next one."""
     site_dir = project.site_dir
     site_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with exclusive(site_dir.parent / LOCK_FILE):
+            _recover(site_dir.parent)
+            return _build(project, book, ledger, tables, progress, rewrite_reason)
+    except Busy:
+        # Refuse at once rather than wait: a build can take minutes, a silent wait
+        # looks like a hang, and the waiting run may hold older data than the
+        # running one; staff simply run it again when the other one has finished.
+        raise BuildRunning(f"另一个 kit build 正在生成这个网站（{site_dir}），可能在另一个窗口或计划任务里。"
+                           "为了不让两次生成互相覆盖，这一次没有运行，网站保持不变。请等那一次结束后再运行 kit build。"
+                           ) from None
+
+
+def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, progress: Progress,
+           rewrite_reason: str | None) -> Built:
+    site_dir = project.site_dir
     progress("核对账本指纹")
-    history = extend(read_published(site_dir), current_leaves(book, ledger), ledger.as_of,
-                     read_private_rows(project.private_dir), rewrite_reason)
-    stage = Path(tempfile.mkdtemp(prefix=".kit-build-", dir=site_dir.parent))
+    published = read_published(site_dir)
+    known_rows = read_private_rows(project.private_dir)
+    history = extend(published, current_leaves(book, ledger), ledger.as_of, known_rows, rewrite_reason)
+    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=site_dir.parent))
     try:
         progress("生成页面")
         docs = stage / "docs"
@@ -107,8 +137,12 @@ def build_site(project: Project, book: Book, ledger: Ledger, tables: Tables | No
             (ledger_dir / name).write_text(text, encoding="utf-8")
         progress("发布")
         files, size = _measure(stage / "site")
+        # Before the swap, and naming the rows of both the published and the new
+        # leaves: wherever a kill lands, the map covers the site then in place.
+        # (Without a rewrite every published leaf is in history already.)
+        kept = _still_published(published, known_rows) if rewrite_reason else {}
+        _write_private_rows(project.private_dir, history, kept)
         _swap(stage / "site", site_dir, stage)
-        _write_private_rows(project.private_dir, history)
         return Built(site_dir, files, size, tuple(warnings))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -148,13 +182,23 @@ def _training(root: Path, docs: Path, facts: Facts) -> None:
         (docs / PLACEHOLDERS_PAGE).write_text(placeholders_page(facts), encoding="utf-8")
 
 
-def _write_private_rows(private_dir: Path, history: History) -> None:
-    """Which row made which leaf, to name rows if a published one changes (never published)."""
+def _write_private_rows(private_dir: Path, history: History, published: dict[str, dict]) -> None:
+    """Which row made which leaf, to name rows if a published one changes (never published).
+
+    published: the rows of leaves the site in place publishes now (they differ from
+    history's only after a declared rewrite). Written whole or not at all."""
     private_dir.mkdir(parents=True, exist_ok=True)
     target = private_dir / PRIVATE_MAP
     tmp = target.with_name(f".{target.name}.part")
-    tmp.write_text(json.dumps(private_rows(history), sort_keys=True), encoding="utf-8")
+    tmp.write_text(json.dumps(published | private_rows(history), sort_keys=True), encoding="utf-8")
     tmp.replace(target)
+
+
+def _still_published(published: Published | None, known_rows: dict[str, dict]) -> dict[str, dict]:
+    """known_rows of the leaves the current site publishes; rows of leaves no site holds are dropped."""
+    if published is None:
+        return {}
+    return {h.hex(): known_rows[h.hex()] for h in published.leaves if h.hex() in known_rows}
 
 
 def _render_pages(root: Path, docs: Path, view: SiteView, history: History) -> None:
@@ -168,13 +212,14 @@ def _render_pages(root: Path, docs: Path, view: SiteView, history: History) -> N
         checkpoints=tuple(reversed(history.checkpoints)),
     )
     for name, _, template in PAGES:
-        try:
-            text = env.get_template(f"pages/{template}").render(context)
-        except jinja2.TemplateSyntaxError as exc:
-            raise BuildError(f"页面模板 {exc.filename or template} 第 {exc.lineno} 行有语法错误：{exc.message}") from None
-        except jinja2.TemplateError as exc:
-            raise BuildError(f"页面模板 pages/{template} 出错：{exc}。如果改过 templates/ 里的模板，请检查。") from None
-        (docs / name).write_text(text, encoding="utf-8")
+        for file, page_context in _paginated(name, context):
+            try:
+                text = env.get_template(f"pages/{template}").render(page_context)
+            except jinja2.TemplateSyntaxError as exc:
+                raise BuildError(f"页面模板 {exc.filename or template} 第 {exc.lineno} 行有语法错误：{exc.message}") from None
+            except jinja2.TemplateError as exc:
+                raise BuildError(f"页面模板 pages/{template} 出错：{exc}。如果改过 templates/ 里的模板，请检查。") from None
+            (docs / file).write_text(text, encoding="utf-8")
     (docs / "data").mkdir(exist_ok=True)
     for name, text in opendata_files(view.dashboard).items():
         (docs / "data" / name).write_text(text, encoding="utf-8")
@@ -185,6 +230,35 @@ def _render_pages(root: Path, docs: Path, view: SiteView, history: History) -> N
         if not source.is_file():
             source = skeleton_dir() / "templates" / "assets" / name
         shutil.copyfile(source, assets / name)
+
+
+@dataclass(frozen=True)
+class Pager:
+    number: int  # 1-based
+    count: int
+    previous: str | None  # page file names, for Markdown links
+    next: str | None
+
+
+def _paginated(name: str, context: dict) -> list[tuple[str, dict]]:
+    """Pages that list residents come in parts of PAGE_ROWS lines (PAGE_GRIDS grids'
+    boards), so a sub-district's notice is many small pages, not one huge one."""
+    if name == "notice.md":
+        key, view = "notice", context["notice"]
+        views = [dataclasses.replace(view, lines=part) for part in _parts(view.lines, PAGE_ROWS)]
+    elif name == "ranking.md":
+        key, view = "ranking", context["ranking"]
+        views = [dataclasses.replace(view, grids=part) for part in _parts(view.grids, PAGE_GRIDS)]
+    else:
+        return [(name, {**context, "pager": None})]
+    files = [name] + [f"{name[:-3]}-{n}.md" for n in range(2, len(views) + 1)]
+    return [(file, {**context, key: part, "pager": Pager(i + 1, len(files), files[i - 1] if i else None,
+                                                          files[i + 1] if i + 1 < len(files) else None)})
+            for i, (file, part) in enumerate(zip(files, views))]
+
+
+def _parts(items: tuple, size: int) -> list[tuple]:
+    return [items[i:i + size] for i in range(0, len(items), size)] or [()]
 
 
 def _write_personal(site: Path, views: dict[str, PersonalView]) -> None:
@@ -221,6 +295,7 @@ def _nav(docs: Path) -> list[dict]:
     then the fixed hand-written pages, then any other page; titles from each page's heading."""
     nav: list[dict] = [{title: name} for name, title, _ in PAGES]
     placed = {name for name, _, _ in PAGES} | {name for name, _ in HAND_WRITTEN}
+    placed |= {p.name for name, _, _ in PAGES for p in docs.glob(f"{name[:-3]}-*.md")}  # later parts: linked, not in nav
     for folder, title in SECTIONS.items():
         pages = sorted((docs / folder).glob("*.md"), key=lambda p: (p.name != "index.md", p.name == "placeholders.md", p.name))
         if pages:
@@ -346,15 +421,55 @@ def _measure(folder: Path) -> tuple[int, int]:
 
 
 def _swap(new: Path, site_dir: Path, stage: Path) -> None:
-    """Replace site_dir by new; the old site moves aside first and is restored on failure."""
-    old = stage / "old-site"
-    had_old = site_dir.exists()
-    if had_old:
-        os.replace(site_dir, old)
+    """Replace site_dir by new so that it holds one whole site at every instant.
+
+    On Linux the two folders trade places in one step. Elsewhere (Windows) the
+    old site moves aside into the stage first; a failure puts it back, and if the
+    process is killed in between, the next build's _recover does."""
+    if not site_dir.exists():
+        os.replace(new, site_dir)  # first build: one rename, atomic
+        return
+    if _exchange(new, site_dir):
+        return  # the old site is now in the stage, removed with it
+    old = stage / OLD_SITES / site_dir.name
+    old.parent.mkdir()
+    os.replace(site_dir, old)
     try:
         os.replace(new, site_dir)
     except OSError:
-        if had_old:
-            os.replace(old, site_dir)
+        os.replace(old, site_dir)
         raise
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE); False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without it
+        return False
+    renameat2.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    renameat2.restype = ctypes.c_int
+    # fails with nothing changed where the kernel or file system lacks it; then two renames
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _recover(parent: Path) -> None:
+    """Undo what killed builds left beside the site; only called under the lock, so none is running.
+
+    A build killed inside a two-step swap left its site folder missing and the
+    previous site in its stage: put that back. Then remove every stale stage."""
+    stale = sorted(p for p in parent.glob(STAGE_PREFIX + "*") if p.is_dir())
+    for stage in stale:
+        old_sites = stage / OLD_SITES
+        for old in sorted(old_sites.iterdir()) if old_sites.is_dir() else ():
+            if not (parent / old.name).exists():
+                os.replace(old, parent / old.name)
+    for stage in stale:
+        shutil.rmtree(stage, ignore_errors=True)
 
