@@ -135,16 +135,18 @@ def _blank_rows(raw_columns: dict[int, Sequence[object]], located: list[int]) ->
 def _coerce_cells(col: Column, raws: Sequence[object]):
     """Cell by cell, for columns whose values rarely repeat (ids, names, notes).
 
-    Returns (typed values, {row index: (code, params)} of failed cells, [empty row indexes]).
+    Returns (typed values, {row index: (code, params)} of failed cells, [empty row indexes];
+    the last only for a mandatory column, the one use of it).
     A failed or empty cell reads as the column's default, as a warning leaves it."""
     coerce = plain_coercer(col)
-    default = col.default
+    default, mandatory = col.default, col.mandatory
     values: list[object] = []
     failures: dict[int, tuple[str, dict]] = {}
     empties: list[int] = []
     for k, raw in enumerate(raws):
         if raw is None or (raw.__class__ is str and not raw.strip()):
-            empties.append(k)
+            if mandatory:
+                empties.append(k)
             values.append(default)
             continue
         try:
@@ -185,7 +187,7 @@ def _coerce_distinct(col: Column, raws: Sequence[object]):
                 failed[key] = (exc.code, exc.params)
         outcome[key] = col.default if value is None else value
     failures = {k: failed[key] for k, key in enumerate(keys) if key in failed} if failed else {}
-    empties = [k for k, key in enumerate(keys) if key in empty] if empty else []
+    empties = [k for k, key in enumerate(keys) if key in empty] if empty and col.mandatory else []
     return list(map(outcome.__getitem__, keys)), failures, empties
 
 
