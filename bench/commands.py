@@ -38,8 +38,9 @@ print(rows)
 COMMANDS = (
     ("kit validate", ["validate", "--as-of", AS_OF.isoformat()], 1.5),
     ("kit balances", ["balances", "--as-of", AS_OF.isoformat(), "--format", "csv"], 1.7),
-    ("kit build", ["build", "--as-of", AS_OF.isoformat()], 3.0),
-    ("kit build (unchanged)", ["build", "--as-of", AS_OF.isoformat()], None),
+    # the generated book has a few overdrawn redemptions (ledger errors): build skips them
+    ("kit build", ["build", "--as-of", AS_OF.isoformat(), "--skip-invalid"], 3.0),
+    ("kit build (unchanged)", ["build", "--as-of", AS_OF.isoformat(), "--skip-invalid"], None),
     ("kit cards --grid", None, None),  # arguments need the first grid's id
 )
 RSS_TARGET_MB = 2048

@@ -19,7 +19,9 @@ from rich.table import Table as RichTable
 
 from kit.cache import CACHE_DIR, build_digest, record_site, site_unchanged
 from kit.errors import KitError, OutputError, ProjectError
+from kit.limits import ReadLimits
 from kit.pipeline import Validated, open_source, validate
+from kit.problems import visible
 from kit.project import Project, find_project, init_project
 from kit.sources.gsheet import SheetSpec
 from kit.tables import place
@@ -48,7 +50,7 @@ class KitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KitError as exc:
-            click.echo(f"无法继续（{exc.code}）：{exc.message}", err=True)
+            click.echo(f"无法继续（{exc.code}）：{visible(exc.message)}", err=True)
             ctx.exit(exc.exit_status)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -98,6 +100,12 @@ def _cache() -> Path | None:
     return project.root / CACHE_DIR if project is not None else None
 
 
+def _limits() -> ReadLimits:
+    """kit.toml's [limits] when run inside a project, else the defaults."""
+    project = find_project(Path.cwd())
+    return project.limits if project is not None else ReadLimits()
+
+
 def _name(target: Path | SheetSpec) -> str:
     return target.name if isinstance(target, Path) else "Google 表格"
 
@@ -135,7 +143,7 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
                      as_of: dt.date | None) -> None:
     """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。"""
     target = _target(workbook)
-    source = open_source(target)
+    source = open_source(target, _limits())
     with _steps() as progress:
         result = validate(source, as_of or dt.date.today(), progress, _cache())
     if output_format == "json":
@@ -163,7 +171,7 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
 
     target = _target(workbook)
     with _steps() as progress:
-        result = validate(open_source(target), as_of or dt.date.today(), progress, _cache())
+        result = validate(open_source(target, _limits()), as_of or dt.date.today(), progress, _cache())
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     if resident_id is not None:
@@ -184,7 +192,8 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
         for title in ("居民编号", "姓名", "网格", "获得", "已兑换", "已衰减", "余额", "30天内将衰减"):
             table.add_column(title, justify="right" if title not in ("居民编号", "姓名", "网格") else "left")
         for r in rows:
-            table.add_row(r.resident_id, r.name, r.grid_id, *(str(v) for v in dataclasses.astuple(r)[3:]))
+            table.add_row(visible(r.resident_id), visible(r.name), visible(r.grid_id),
+                          *(str(v) for v in dataclasses.astuple(r)[3:]))
         Console(highlight=False).print(table)
 
 
@@ -208,7 +217,8 @@ def _print_statement(found, output_format: str) -> None:
     for title in ("日期", "事项", "变化", "余额", "来源"):
         table.add_column(title, justify="right" if title in ("变化", "余额") else "left")
     for line in found.lines:
-        table.add_row(str(line.date), line.text, f"{line.change:+d}", str(line.balance), line.source)
+        table.add_row(str(line.date), visible(line.text), f"{line.change:+d}", str(line.balance),
+                      visible(line.source))
     console.print(table)
     if found.waiting:
         console.print("未计分的记录：")
@@ -243,7 +253,7 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
                        f"（{project.site_dir}）。")
             return
     with _steps(console) as progress:
-        result = validate(open_source(target), as_of, progress, project.root / CACHE_DIR)
+        result = validate(open_source(target, project.limits), as_of, progress, project.root / CACHE_DIR)
     if result.errors:
         _print_text(result, _name(target), errors_only=True)
         if not skip_invalid:
@@ -299,7 +309,7 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     project = _cards_project(workbook)
     today = dt.date.today()
     digest = file_digest(project.workbook) if project.sheet is None and project.workbook.is_file() else ""
-    source = open_source(project.source)
+    source = open_source(project.source, project.limits)
     with _steps() as progress:
         result = validate(source, today, progress, _cache())
     book = result.book
@@ -358,7 +368,7 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
     project = _cards_project(workbook)
     day = as_of or dt.date.today()
     with _steps() as progress:
-        result = validate(open_source(project.source), day, progress, _cache())
+        result = validate(open_source(project.source, project.limits), day, progress, _cache())
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     out_dir = output or project.private_dir / "handouts"
@@ -390,7 +400,7 @@ def report_command(workbook: str | None, quarter: str | None, output: Path | Non
     as_of = min(end, today)
     console = RichConsole(stderr=True, highlight=False)
     with _steps(console) as progress:
-        result = validate(open_source(project.source), as_of, progress, _cache())
+        result = validate(open_source(project.source, project.limits), as_of, progress, _cache())
         if result.errors:
             console.print(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。")
         report = build_report(result.book, result.ledger, quarter, progress=progress)
@@ -489,7 +499,7 @@ def _print_text(result: Validated, name: str, errors_only: bool = False) -> None
             spot = place(result.tables, found)
             where = spot.cell or (f"第 {found.row} 行" if found.row else "")
             level = "[red]错误[/red]" if found.is_error else "[yellow]提醒[/yellow]"
-            table.add_row(where, spot.column or "", level, found.code, found.message)
+            table.add_row(visible(where), visible(spot.column or ""), level, found.code, found.message)
         console.print(table)
         hidden = len(found_here) - TEXT_LIMIT_PER_SHEET
         if hidden > 0:

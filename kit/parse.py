@@ -235,9 +235,10 @@ def setting_value(setting: Setting, raw: object) -> object:
     convert = to_int if setting.kind is Kind.INT else to_decimal
     try:
         value = convert(raw)
-    except BadValue:
+    except BadValue as exc:
         kind = "整数" if setting.kind is Kind.INT else "数字"
-        raise BadValue("bad-setting", reason=f"应为{kind}") from None
+        reason = "数字太大" if exc.code == "number-too-large" else f"应为{kind}"
+        raise BadValue("bad-setting", reason=reason) from None
     if setting.minimum is not None and value < setting.minimum:
         raise BadValue("bad-setting", reason=f"不能小于 {setting.minimum}")
     if setting.maximum is not None and value > setting.maximum:

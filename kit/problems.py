@@ -6,6 +6,7 @@ key). The CLI turns keys into the names the staff see in their file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -48,6 +49,7 @@ CODES: tuple[Code, ...] = (
     Code("bad-time", E, "时间格式不对", "“{value}”不是有效的时间，请写成 20:30 这样的 24 小时制时间。"),
     Code("bad-number", E, "不是数字", "“{value}”不是数字，请只填写数字，如 2 或 1.5。"),
     Code("not-integer", E, "应为整数", "“{value}”应为整数，请去掉小数部分。"),
+    Code("number-too-large", E, "数字太大", "“{value}”太大了（积分表里的数字不会超过 {limit}），请核对是否多打了数字。"),
     Code("bad-yes-no", E, "是否填写不对", "“{value}”无法识别，请填写“是”或“否”。"),
     Code("bad-choice", E, "选项不对", "“{value}”不是可选的值，请从下拉列表中选择：{options}。"),
     Code("bad-year", W, "出生年份不对", "“{value}”不是合理的出生年份，请填写四位数年份，如 1956。此项已按空白处理。"),
@@ -108,6 +110,19 @@ CATALOGUE: dict[str, Code] = {c.code: c for c in CODES}
 
 
 def problem(code: str, sheet: str, row: int | None, column: str | None, **params: object) -> Problem:
-    """Make a problem from the catalogue; params fill the message template."""
+    """Make a problem from the catalogue; params fill the message template.
+
+    Text quoted from a cell loses its control and bidi characters: a message goes to
+    the terminal, into xlsx comments and into JSON, where they would do harm."""
     entry = CATALOGUE[code]
-    return Problem(sheet, row, column, code, entry.severity, entry.template.format(**params))
+    shown = {key: visible(value) if isinstance(value, str) else value for key, value in params.items()}
+    return Problem(sheet, row, column, code, entry.severity, entry.template.format(**shown))
+
+
+# C0/C1 controls except tab and newline, and the bidi controls that reorder what is shown
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """text with every control or bidi character shown as �."""
+    return _HIDDEN.sub("\ufffd", text)

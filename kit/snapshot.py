@@ -7,6 +7,7 @@ snapshot is opened in a spreadsheet.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import openpyxl
@@ -37,7 +38,7 @@ def values_workbook(source: Source) -> openpyxl.Workbook:
                     cell.value = value.text  # an error cell again, read back as one
                     cell.data_type = "e"
                 elif isinstance(value, str):
-                    cell.value = value
+                    cell.value = excel_text(value)
                     cell.data_type = "s"  # never a formula, whatever it starts with
                 else:
                     cell.value = value
@@ -45,6 +46,17 @@ def values_workbook(source: Source) -> openpyxl.Workbook:
                     if number_format:
                         cell.number_format = number_format
     return wb
+
+
+_ESCAPED = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_UNWRITABLE = re.compile("[\x00-\x08\x0b-\x1f]")  # XML 1.0 has no place for these (CR is kept as _x000D_)
+
+
+def excel_text(text: str) -> str:
+    """text as Excel stores it: control characters (and CR, which XML would turn into LF)
+    as _xHHHH_, and a literal _xHHHH_ protected by _x005F_, so it reads back exactly."""
+    text = _ESCAPED.sub(r"_x005F_\1", text)
+    return _UNWRITABLE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 
 def snapshot_path(folder: Path, now: dt.datetime) -> Path:

@@ -17,7 +17,8 @@ from kit.schema import Column, Kind, choice_lookup, normalize_label
 from kit.sources import CellError
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-_SERIAL_RANGE = (36526, 73050)  # 2000-01-01 .. 2099-12-31 as Excel serial days
+_SERIAL_RANGE = (36526, 73050)
+MAX_DIGITS = 9  # no count, point value or quantity reaches a billion  # 2000-01-01 .. 2099-12-31 as Excel serial days
 
 
 class BadValue(Exception):
@@ -79,6 +80,8 @@ def _decimal(raw: object) -> Decimal:
             raise BadValue("bad-number", value=shown(raw)) from None
     if not value.is_finite():
         raise BadValue("bad-number", value=shown(raw))
+    if value.adjusted() >= MAX_DIGITS:  # before any int(): 1e999999 would take minutes
+        raise BadValue("number-too-large", value=shown(raw), limit=f"{10 ** MAX_DIGITS - 1:,}")
     return value
 
 

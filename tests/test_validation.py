@@ -101,6 +101,8 @@ CASES = [
                  [("bad-number", 2, "quantity")], id="bad-number"),
     pytest.param(copy_row(RULES, 2, 编码="GY", 分值=1.5),
                  [("not-integer", 4, "points")], id="not-integer"),
+    pytest.param(cell(ENTRIES, 2, "数量", "1e999999"),
+                 [("number-too-large", 2, "quantity")], id="number-too-large"),
     pytest.param(copy_row(RESIDENTS, 2, 居民编号="R3", 同意公开姓名="也许"),
                  [("bad-yes-no", 4, "name_consent")], id="bad-yes-no"),
     pytest.param(add_row(STAFF, "S4", "孙丽", "组长"),
