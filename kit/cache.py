@@ -101,9 +101,10 @@ def _site_marker(site_dir: Path) -> str | None:
 # --- the parsed workbook ----------------------------------------------------------
 
 
-def parsed_key(workbook: Path) -> str:
+def parsed_key(workbook: Path, reading: str = "") -> str:
+    """reading: how the file was read (the limits), so lowered limits apply again."""
     code = _tree_digest(Path(kit.__file__).parent)
-    return hashlib.sha256(f"{_FORMAT}:{file_digest(workbook)}:{code}".encode()).hexdigest()
+    return hashlib.sha256(f"{_FORMAT}:{file_digest(workbook)}:{code}:{reading}".encode()).hexdigest()
 
 
 def load_parsed(folder: Path, key: str) -> tuple[Parsed, Tables] | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kit.checks import run_checks
 from kit.ledger import Ledger, compute, gc_paused
+from kit.limits import ReadLimits
 from kit.model import Book
 from kit.parse import RECORD_TYPES, Parsed, parse
 from kit.problems import Problem
@@ -40,13 +41,14 @@ class Validated:
         return tuple(p for p in self.problems if not p.is_error)
 
 
-def open_source(target: Path | SheetSpec) -> Source:
-    """A local workbook file, or a Google Sheet named in the project's kit.toml."""
+def open_source(target: Path | SheetSpec, limits: ReadLimits | None = None) -> Source:
+    """A local workbook file, read within limits (kit.toml's [limits]), or a Google Sheet
+    named in the project's kit.toml."""
     if isinstance(target, SheetSpec):
         from kit.sources import gsheet
 
         return gsheet.GSheetSource(target, connect=gsheet.connect)
-    return XlsxSource(Path(target))
+    return XlsxSource(Path(target), limits or ReadLimits())
 
 
 Progress = Callable[[str], None]  # told each step as it starts, with its row counts
@@ -78,7 +80,9 @@ def _validate(source: Source, as_of: dt.date, progress: Progress, cache: Path | 
 def _parse(source: Source, progress: Progress, cache: Path | None) -> tuple[Parsed, Tables]:
     from kit import cache as kept
 
-    key = kept.parsed_key(source.path) if cache is not None and isinstance(source, XlsxSource) else None
+    key = None
+    if cache is not None and isinstance(source, XlsxSource):
+        key = kept.parsed_key(source.path, repr(source.limits))
     if key is not None:
         progress("查找上次读取的结果")
         found = kept.load_parsed(cache, key)

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit.errors import ProjectError
+from kit.limits import KEYS as LIMIT_KEYS
+from kit.limits import ReadLimits, limits_from_config
 from kit.sources.gsheet import SheetSpec, spreadsheet_key
 
 CONFIG_NAME = "kit.toml"
 DEFAULT_WORKBOOK = "sheets/ledger.xlsx"
 
-KNOWN_KEYS = {"workbook": {"path", "google_sheet", "credentials"}, "output": {"site", "private", "snapshots"}}
+KNOWN_KEYS = {"workbook": {"path", "google_sheet", "credentials"}, "output": {"site", "private", "snapshots"},
+              "limits": set(LIMIT_KEYS)}
 
 CONFIG_TEXT = """\
 # 积分工具包项目配置。改完保存即可，不需要重启任何东西。
@@ -46,6 +49,7 @@ class Project:
     warnings: tuple[str, ...] = ()
     sheet: SheetSpec | None = None  # a Google Sheet, used instead of the local workbook
     snapshots_dir: Path | None = None  # local copies of the Google Sheet, one per pull or build
+    limits: ReadLimits = ReadLimits()  # [limits]: how large a workbook may be read (kit/limits.py)
 
     @property
     def source(self) -> Path | SheetSpec:
@@ -101,6 +105,7 @@ def load_project(root: Path) -> Project:
         warnings=tuple(warnings),
         sheet=sheet,
         snapshots_dir=setting("output", "snapshots", "snapshots"),
+        limits=limits_from_config(config.get("limits")),
     )
 
 

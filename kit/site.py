@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from kit import charts
 from kit.errors import BuildRunning, KitError
+from kit.problems import visible
 from kit.ledger import Ledger
 from kit.lock import Busy, exclusive
 from kit.model import Book
@@ -154,8 +155,16 @@ def _templates(root: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(f) for f in folders if f.is_dir()]),
         autoescape=True, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
+        undefined=jinja2.StrictUndefined, finalize=_shown,
     )
+
+
+def _shown(value: object) -> object:
+    """Workbook text never brings control or bidi characters onto a page (a U+202E in a
+    name would show it reversed); they print as �."""
+    if isinstance(value, str) and not isinstance(value, Markup):  # Markup is the kit's own
+        return visible(value)
+    return value
 
 
 def _copy_hand_written(source: Path, docs: Path) -> None:
@@ -266,7 +275,7 @@ def _write_personal(site: Path, views: dict[str, PersonalView]) -> None:
     folder = site.joinpath(*PERSONAL_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     for token in sorted(views):
-        data = json.dumps(dataclasses.asdict(views[token]), ensure_ascii=False, sort_keys=True,
+        data = json.dumps(views[token].to_data(), ensure_ascii=False, sort_keys=True,
                           separators=(",", ":")).encode("utf-8")
         data += b" " * (-len(data) % PAD)
         (folder / f"{file_id(token)}.bin").write_bytes(seal(token, data))

@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from html import escape
 
 from kit.calendar import add_months
 from kit.errors import KitError
 from kit.ledger import compute
 from kit.model import Book, Entry, Grid, Resident, Rule, Staff
-from kit.problems import CATALOGUE
+from kit.problems import CATALOGUE, visible
 from kit.schema import REWARD_KINDS, SHEETS, choice_label
 from kit.tables import Tables
 from kit.wording import plain_number
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}\n]+?)\s*\}\}")
+def escape(text: object, quote: bool = True) -> str:
+    """HTML-escaped, with control and bidi characters from the workbook shown as �."""
+    return html.escape(visible(str(text)), quote=quote)
+
+
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>])")  # what Markdown lets a backslash escape
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from operator import attrgetter
 
 from kit.ledger import Award, Ledger
 from kit.model import Bonus, Book, Rule
@@ -208,7 +210,12 @@ class SiteContext:
         return self.grid_names.get(self.residents[resident_id].grid_id, "")
 
     def awards_between(self, start: dt.date, end: dt.date) -> list[Award]:
-        return [a for a in self.awards if start <= a.entry.date <= end]
+        """self.awards is in date order: two bisections, no scan."""
+        first = bisect_left(self.awards, start, key=_AWARD_DATE)
+        return self.awards[first:bisect_right(self.awards, end, lo=first, key=_AWARD_DATE)]
+
+
+_AWARD_DATE = attrgetter("entry.date")
 
 
 def _count(value: int, people: int, minimum: int) -> int | None:
@@ -282,13 +289,19 @@ def reward_lines(book: Book, ledger: Ledger) -> tuple[RewardLine, ...]:
     )
 
 
-def standings(c: SiteContext, awards: list[Award], grid_id: str | None = None) -> list[tuple[int, int, str]]:
-    """(rank, points, resident_id) of active residents with points, best first; ties share a rank."""
+def period_totals(c: SiteContext, awards: list[Award]) -> dict[str, int]:
+    """Points of each active resident in the awards of a period."""
     totals: Counter[str] = Counter()
+    active = c.active
     for award in awards:
         rid = award.entry.resident_id
-        if rid in c.active and (grid_id is None or c.residents[rid].grid_id == grid_id):
+        if rid in active:
             totals[rid] += award.points
+    return totals
+
+
+def standings(c: SiteContext, totals: dict[str, int]) -> list[tuple[int, int, str]]:
+    """(rank, points, resident_id) of the residents with points, best first; ties share a rank."""
     ordered = sorted(((p, c.names.display[rid], rid) for rid, p in totals.items() if p > 0),
                      key=lambda t: (-t[0], t[1]))
     found, rank, last = [], 0, None
@@ -299,8 +312,15 @@ def standings(c: SiteContext, awards: list[Award], grid_id: str | None = None) -
     return found
 
 
-def _board(c: SiteContext, title: str, awards: list[Award], grid_id: str | None) -> Board:
-    ranked = standings(c, awards, grid_id)
+def _by_grid(c: SiteContext, totals: dict[str, int]) -> dict[str, dict[str, int]]:
+    grids: dict[str, dict[str, int]] = {}
+    for rid, points in totals.items():
+        grids.setdefault(c.residents[rid].grid_id, {})[rid] = points
+    return grids
+
+
+def _board(c: SiteContext, title: str, totals: dict[str, int]) -> Board:
+    ranked = standings(c, totals)
     if len(ranked) < c.minimum:
         return Board(title, (), True)
     rows = tuple(RankRow(rank, c.names.display[rid], c.grid_of(rid), points)
@@ -309,17 +329,18 @@ def _board(c: SiteContext, title: str, awards: list[Award], grid_id: str | None)
 
 
 def ranking_view(c: SiteContext) -> RankingView:
-    year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
-    month = c.awards_between(c.as_of.replace(day=1), c.as_of)
+    year = period_totals(c, c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of))
+    month = period_totals(c, c.awards_between(c.as_of.replace(day=1), c.as_of))
+    year_by_grid, month_by_grid = _by_grid(c, year), _by_grid(c, month)
     year_label, month_label = f"{c.as_of.year} 年", f"{c.as_of.year} 年 {c.as_of.month} 月"
     grids = tuple(
-        (g.grid_name, _board(c, f"{g.grid_name} · {year_label}", year, g.grid_id),
-         _board(c, f"{g.grid_name} · {month_label}", month, g.grid_id))
+        (g.grid_name, _board(c, f"{g.grid_name} · {year_label}", year_by_grid.get(g.grid_id, {})),
+         _board(c, f"{g.grid_name} · {month_label}", month_by_grid.get(g.grid_id, {})))
         for g in c.book.grids
     )
     return RankingView(year_label, month_label,
-                       (_board(c, f"全社区 · {year_label}", year, None),
-                        _board(c, f"全社区 · {month_label}", month, None)),
+                       (_board(c, f"全社区 · {year_label}", year),
+                        _board(c, f"全社区 · {month_label}", month)),
                        grids, c.book.settings.ranking_size, c.minimum)
 
 

@@ -711,3 +711,12 @@ def test_search_index_has_no_personal_page(site):
     text = json.dumps(index, ensure_ascii=False)
     assert "卡号只在您的手机上使用" not in text
     assert "kit-me" not in text
+
+
+def test_sealed_data_is_the_view_as_asdict_gives_it(views):
+    import dataclasses as dc
+
+    for view in list(views.values())[:20]:
+        same = dict(ensure_ascii=False, sort_keys=True)
+        assert json.dumps(view.to_data(), **same) == json.dumps(dc.asdict(view), **same)
+    assert any(view.entries and view.changes for view in views.values())

@@ -366,3 +366,21 @@ def test_browser_check_sees_an_injected_dialog(served, tmp_path):
     with serve(tmp_path, "127.0.0.1", 0) as base, open_page(browser, base) as (page, visit):
         page.wait_for_timeout(300)
     assert visit.dialogs == ["alert: 1"]
+
+
+def test_control_and_bidi_characters_never_reach_a_page(tmp_path):
+    """A U+202E in a consenting resident's name would show the masked name reversed."""
+    import copy
+
+    from tests.conftest import BASE, make_project, run_kit
+
+    sheets = copy.deepcopy(BASE)
+    sheets["居民"][1][1] = "张\u202e三丰"
+    sheets["积分规则"][1][1] = "治安_x0007_巡逻\u2066"  # as Excel stores a BEL
+    root = make_project(tmp_path / "社区", sheets)
+    result = run_kit(root, "build", "--as-of", "2026-06-30")
+    assert result.exit_code == 0, result.output
+    pages = [p.read_text(encoding="utf-8") for p in (root / "site").rglob("*.html")]
+    assert not any(ch in page for page in pages for ch in ("\u202e", "\u2066", "\x07"))
+    menu = (root / "site" / "menu" / "index.html").read_text(encoding="utf-8")
+    assert "治安\ufffd巡逻\ufffd" in menu
