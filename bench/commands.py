@@ -51,12 +51,29 @@ def run(args: list[str], cwd: Path, stdout=subprocess.DEVNULL) -> tuple[float, f
     started = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         child = subprocess.Popen(args, cwd=cwd, stdout=stdout, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
+        status, peak = wait_with_peak(child)
         wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = err.read().decode("utf-8", "replace")[-300:]
-    return wall, usage.ru_maxrss / 1024, child.returncode, tail
+    return wall, peak, status, tail
+
+
+def wait_with_peak(child: subprocess.Popen, every: float = 0.02) -> tuple[int, float]:
+    """(exit status, peak RSS MB) of a child, from its own VmHWM.
+
+    Not wait4's ru_maxrss: Linux carries the parent's high-water mark over fork and
+    exec, so a child of a big process would report the parent's size."""
+    peak_kb = 0
+    status_file = Path(f"/proc/{child.pid}/status")
+    while child.poll() is None:
+        try:
+            for line in status_file.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+        time.sleep(every)
+    return child.returncode, peak_kb / 1024
 
 
 def site_size(site: Path) -> dict[str, object]:
@@ -104,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     raw, raw_rss, status, tail = run([sys.executable, "-c", RAW_READ, str(workbook)], root)
     assert status == 0, tail
     print(f"\n{'step':26s} {'wall s':>8s} {'× raw':>7s} {'target':>7s} {'peak RSS MB':>12s}")
-    print(f"{'raw read (calamine alone)':26s} {raw:8.1f} {1:7.2f} {'':>7s} {raw_rss:12.0f}")
+    print(f"{'raw read (calamine alone)':26s} {raw:8.2f} {1:7.2f} {'':>7s} {raw_rss:12.0f}")
     grid = _first_grid(workbook)
     for label, command, target in COMMANDS:
         command = command or ["cards", "--grid", grid, "-o", str(root / "private" / "cards.pdf")]
@@ -118,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         met = (wall / raw <= target if target else wall <= 2 if "unchanged" in label else True) \
             and rss <= RSS_TARGET_MB
         flag = "" if status in (0, 1) else f"  exit {status}: {tail.strip()[-200:]}"
-        print(f"{label:26s} {wall:8.1f} {wall / raw:7.2f} {goal:>7s} {rss:12.0f}"
+        print(f"{label:26s} {wall:8.2f} {wall / raw:7.2f} {goal:>7s} {rss:12.0f}"
               f"{'' if met else '  (target missed)'}{flag}")
     print("\nsite/")
     for key, value in site_size(root / "site").items():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -209,6 +210,12 @@ def leaf_positions(history: History) -> dict[str, list[int]]:
     return positions
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _b64(node: bytes) -> str:
+    """The upper nodes are in every resident's proofs: encode each once."""
+    return base64.b64encode(node).decode()
+
+
 PROVEN_PER_RESIDENT = 3  # the newest records; older ones stay included by append-only consistency
 
 
@@ -223,5 +230,5 @@ def resident_proofs(history: History, indexes: list[int], salt: bytes) -> dict:
         "salt": base64.b64encode(salt).decode(),
         "records": len(indexes),
         "leaves": [{"index": i, "text": history.leaves[i].text,
-                    "proof": [base64.b64encode(p).decode() for p in history.tree.path(i)]} for i in newest],
+                    "proof": [_b64(p) for p in history.tree.path(i)]} for i in newest],
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 from kit.fingerprint import History, leaf_positions, resident_proofs, resident_salt
@@ -60,9 +61,16 @@ _LINE_FIELDS = tuple(f.name for f in fields(PersonalLine))
 
 def personal_views(c: SiteContext, site_name: str, history: History | None = None) -> dict[str, PersonalView]:
     """card token → that resident's view, for every resident with a valid token."""
-    holders = [r for r in c.book.residents if r.card_token]
+    return dict(iter_personal_views(c, site_name, history))
+
+
+def iter_personal_views(c: SiteContext, site_name: str,
+                        history: History | None = None) -> Iterator[tuple[str, PersonalView]]:
+    """(card token, view) in token order, made one at a time: a sub-district's 100,000
+    views never sit in memory together."""
+    holders = sorted((r for r in c.book.residents if r.card_token), key=lambda r: r.card_token)
     if not holders:
-        return {}
+        return
     year = standings(c, period_totals(c, c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)))
     ranks, ranked = {rid: rank for rank, _, rid in year}, len(year)
     entries = defaultdict(list)
@@ -73,7 +81,6 @@ def personal_views(c: SiteContext, site_name: str, history: History | None = Non
     redemptions = {r.row: r for r in c.ledger.redemptions}
     entry_dates = {e.row: e.date for e in c.book.entries}
     positions = leaf_positions(history) if history else {}
-    views = {}
     for resident in holders:
         rid = resident.resident_id
         account = c.ledger.accounts[rid]
@@ -89,7 +96,7 @@ def personal_views(c: SiteContext, site_name: str, history: History | None = Non
                 name = reward.name if reward else redemption.reward_code
                 suffix = f" ×{redemption.quantity}" if redemption.quantity != 1 else ""
                 changes.append(PersonalLine(event.date.isoformat(), f"兑换 {name}{suffix}", event.points, "已兑换"))
-        views[resident.card_token] = PersonalView(
+        yield resident.card_token, PersonalView(
             as_of=c.as_of.isoformat(), site_name=site_name, display_name=c.names.display[rid],
             pseudonym=c.names.pseudonym[rid], grid=c.grid_of(rid), balance=account.balance,
             earned=account.earned, redeemed=account.redeemed, decayed=account.decayed,
@@ -98,7 +105,6 @@ def personal_views(c: SiteContext, site_name: str, history: History | None = Non
             fingerprint=resident_proofs(history, positions.get(rid, []),
                                         resident_salt(c.book.settings.pseudonym_secret, rid)) if history else None,
         )
-    return views
 
 
 def _entry_line(c: SiteContext, entry) -> PersonalLine:

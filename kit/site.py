@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,7 +37,7 @@ from kit.fingerprint import (PRIVATE_MAP, PUBLISHED_DIR, History, Published, cur
                              private_rows, published_files, read_private_rows, read_published)
 from kit.opendata import datasets
 from kit.opendata import files as opendata_files
-from kit.personal import PersonalView, personal_views
+from kit.personal import PersonalView, iter_personal_views
 from kit.tables import Tables
 from kit.training import Facts, training_facts
 from kit.tokens import FILE_INFO, KEY_INFO, file_id, seal
@@ -130,7 +130,7 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
         progress("mkdocs 构建网站")
         warnings = _run_mkdocs(config, ledger.as_of)
         progress("加密个人积分")
-        _write_personal(stage / "site", personal_views(context, view.home.site_name, history))
+        _write_personal(stage / "site", iter_personal_views(context, view.home.site_name, history))
         _write_robots(stage / "site", book.settings.site_url)
         ledger_dir = stage / "site" / PUBLISHED_DIR
         ledger_dir.mkdir()
@@ -270,12 +270,12 @@ def _parts(items: tuple, size: int) -> list[tuple]:
     return [items[i:i + size] for i in range(0, len(items), size)] or [()]
 
 
-def _write_personal(site: Path, views: dict[str, PersonalView]) -> None:
-    """One sealed file per card: named and keyed by the token, padded, in a fixed order."""
+def _write_personal(site: Path, views: Iterable[tuple[str, PersonalView]]) -> None:
+    """One sealed file per card: named and keyed by the token, padded, in token order."""
     folder = site.joinpath(*PERSONAL_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    for token in sorted(views):
-        data = json.dumps(views[token].to_data(), ensure_ascii=False, sort_keys=True,
+    for token, view in views:
+        data = json.dumps(view.to_data(), ensure_ascii=False, sort_keys=True,
                           separators=(",", ":")).encode("utf-8")
         data += b" " * (-len(data) % PAD)
         (folder / f"{file_id(token)}.bin").write_bytes(seal(token, data))

@@ -26,6 +26,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from bench.commands import wait_with_peak
 from tests.conftest import BASE, write_xlsx
 
 TIME_LIMIT = 5.0  # seconds, on top of starting Python and importing the kit
@@ -315,7 +316,7 @@ class Run:
 
 
 def run_cli(*args: str, limit: float = 60.0) -> Run:
-    """`python -m kit ARGS` in a child process; its own peak memory comes from wait4."""
+    """`python -m kit ARGS` in a child process, with its own peak memory (VmHWM)."""
     env = {**os.environ, "COLUMNS": "300", "PYTHONIOENCODING": "utf-8"}
     env.pop("KIT_DEBUG", None)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -324,14 +325,13 @@ def run_cli(*args: str, limit: float = 60.0) -> Run:
         timer = threading.Timer(limit, child.kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(child.pid, 0)
+            status, peak_mb = wait_with_peak(child)
         finally:
             timer.cancel()
         seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
-        return Run(child.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                   seconds, usage.ru_maxrss / 1024)
+        return Run(status, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
+                   seconds, peak_mb)
 
 
 @pytest.fixture(scope="module")
