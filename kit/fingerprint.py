@@ -19,6 +19,7 @@ import functools
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,6 +201,29 @@ def read_private_rows(private_dir: Path) -> dict[str, dict]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+class PrivateRows(Mapping):
+    """private/ledger-rows.json read on first use: only a refusal or a declared rewrite
+    names rows, and at a million leaves the map costs seconds and hundreds of MB."""
+
+    def __init__(self, private_dir: Path):
+        self._private_dir = Path(private_dir)
+        self._rows: dict[str, dict] | None = None
+
+    def _loaded(self) -> dict[str, dict]:
+        if self._rows is None:
+            self._rows = read_private_rows(self._private_dir)
+        return self._rows
+
+    def __getitem__(self, key: str) -> dict:
+        return self._loaded()[key]
+
+    def __iter__(self):
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def leaf_positions(history: History) -> dict[str, list[int]]:

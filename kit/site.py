@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,8 +33,8 @@ from kit.lock import Busy, exclusive
 from kit.model import Book
 from kit.project import Project, skeleton_dir
 from kit.docs_pages import fill_pages, placeholders_page, render_quizzes
-from kit.fingerprint import (PRIVATE_MAP, PUBLISHED_DIR, History, Published, current_leaves, extend,
-                             private_rows, published_files, read_private_rows, read_published)
+from kit.fingerprint import (PRIVATE_MAP, PUBLISHED_DIR, History, PrivateRows, Published, current_leaves,
+                             extend, private_rows, published_files, read_published)
 from kit.opendata import datasets
 from kit.opendata import files as opendata_files
 from kit.personal import PersonalView, iter_personal_views
@@ -115,7 +115,7 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
     site_dir = project.site_dir
     progress("核对账本指纹")
     published = read_published(site_dir)
-    known_rows = read_private_rows(project.private_dir)
+    known_rows = PrivateRows(project.private_dir)
     history = extend(published, current_leaves(book, ledger), ledger.as_of, known_rows, rewrite_reason)
     stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=site_dir.parent))
     try:
@@ -199,11 +199,12 @@ def _write_private_rows(private_dir: Path, history: History, published: dict[str
     private_dir.mkdir(parents=True, exist_ok=True)
     target = private_dir / PRIVATE_MAP
     tmp = target.with_name(f".{target.name}.part")
-    tmp.write_text(json.dumps(published | private_rows(history), sort_keys=True), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(published | private_rows(history), fh, sort_keys=True)  # streamed: no 100 MB string
     tmp.replace(target)
 
 
-def _still_published(published: Published | None, known_rows: dict[str, dict]) -> dict[str, dict]:
+def _still_published(published: Published | None, known_rows: Mapping[str, dict]) -> dict[str, dict]:
     """known_rows of the leaves the current site publishes; rows of leaves no site holds are dropped."""
     if published is None:
         return {}
