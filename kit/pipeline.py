@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
@@ -51,6 +52,7 @@ def open_source(target: Path | SheetSpec, limits: ReadLimits | None = None) -> S
     return XlsxSource(Path(target), limits or ReadLimits())
 
 
+FREEZE_FROM = 100_000  # entries; a small book is not worth keeping from the collector
 Progress = Callable[[str], None]  # told each step as it starts, with its row counts
 
 
@@ -74,6 +76,8 @@ def _validate(source: Source, as_of: dt.date, progress: Progress, cache: Path | 
     ledger = compute(book, as_of)
     problems.extend(ledger.problems)
     problems.sort(key=problem_order)
+    if len(book.entries) >= FREEZE_FROM:
+        gc.freeze()  # millions of objects that stay alive: later collections need not rescan them
     return Validated(book, tuple(problems), tables, ledger)
 
 

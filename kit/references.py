@@ -88,11 +88,10 @@ def check_references(book: Book, invalid: Invalid) -> tuple[Book, list[Problem]]
 
 
 def _index(book: Book, sheet: str) -> dict[str, object]:
-    id_column = SHEETS_BY_KEY[sheet].id_column
-    index: dict[str, object] = {}
-    for record in getattr(book, sheet):
-        index.setdefault(getattr(record, id_column), record)
-    return index
+    """id → record; the first row of an id wins."""
+    records = getattr(book, sheet)
+    ids = list(map(attrgetter(SHEETS_BY_KEY[sheet].id_column), records))
+    return dict(zip(reversed(ids), reversed(records)))
 
 
 def _follow(record, sheet: str, ref: Ref, index: dict, invalid: Invalid) -> Iterator[Problem]:
