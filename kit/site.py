@@ -142,7 +142,10 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
         # leaves: wherever a kill lands, the map covers the site then in place.
         # (Without a rewrite every published leaf is in history already.)
         kept = _still_published(published, known_rows) if rewrite_reason else {}
-        _write_private_rows(project.private_dir, history, kept)
+        same_leaves = (not rewrite_reason and published is not None and len(history.leaves) == len(published.leaves)
+                       and (project.private_dir / PRIVATE_MAP).is_file())
+        if not same_leaves:  # else the map from the build that published them is still whole
+            _write_private_rows(project.private_dir, history, kept)
         _swap(stage / "site", site_dir, stage)
         return Built(site_dir, files, size, tuple(warnings))
     finally:
@@ -199,8 +202,8 @@ def _write_private_rows(private_dir: Path, history: History, published: dict[str
     private_dir.mkdir(parents=True, exist_ok=True)
     target = private_dir / PRIVATE_MAP
     tmp = target.with_name(f".{target.name}.part")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(published | private_rows(history), fh, sort_keys=True)  # streamed: no 100 MB string
+    tmp.write_text(json.dumps(published | private_rows(history), sort_keys=True),  # dumps: C speed, dump is not
+                   encoding="utf-8")
     tmp.replace(target)
 
 
