@@ -113,7 +113,7 @@ def build_site(project: Project, book: Book, ledger: Ledger, tables: Tables | No
 def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, progress: Progress,
            rewrite_reason: str | None) -> Built:
     site_dir = project.site_dir
-    progress("核对账本指纹")
+    progress(f"核对账本指纹（{len(ledger.awards):,} 条计分记录）")
     published = read_published(site_dir)
     known_rows = PrivateRows(project.private_dir)
     history = extend(published, current_leaves(book, ledger), ledger.as_of, known_rows, rewrite_reason)
@@ -129,14 +129,14 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
         config = _mkdocs_config(project.root, stage, book, docs)
         progress("mkdocs 构建网站")
         warnings = _run_mkdocs(config, ledger.as_of)
-        progress("加密个人积分")
+        progress(f"加密个人积分（{sum(1 for r in book.residents if r.card_token):,} 张积分卡）")
         _write_personal(stage / "site", iter_personal_views(context, view.home.site_name, history))
         _write_robots(stage / "site", book.settings.site_url)
         ledger_dir = stage / "site" / PUBLISHED_DIR
         ledger_dir.mkdir()
         for name, text in published_files(history).items():
             (ledger_dir / name).write_text(text, encoding="utf-8")
-        progress("发布")
+        progress("发布（替换旧网站）")
         files, size = _measure(stage / "site")
         # Before the swap, and naming the rows of both the published and the new
         # leaves: wherever a kill lands, the map covers the site then in place.

@@ -32,3 +32,18 @@ def test_no_bar_in_output_that_goes_to_a_file(tmp_path):
     assert result.exit_code == 0, result.output
     assert "逐行核对" not in result.output and "读取工作表" not in result.output
     assert result.output.lstrip("\ufeff").startswith("resident_id,name")
+
+
+def test_build_steps_name_their_counts(tmp_path):
+    import kit.site
+    from kit.project import load_project
+
+    sheets = {**copy.deepcopy(BASE), **copy.deepcopy(OPTIONAL)}
+    sheets["居民"][1][6] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    root = make_project(tmp_path / "社区", sheets)
+    validated = validate(open_source(root / "sheets" / "ledger.xlsx"), dt.date(2026, 6, 30))
+    steps: list[str] = []
+    kit.site.build_site(load_project(root), validated.book, validated.ledger, validated.tables, steps.append)
+    assert steps[0] == "核对账本指纹（2 条计分记录）"
+    assert "加密个人积分（1 张积分卡）" in steps
+    assert steps[-1] == "发布（替换旧网站）"
