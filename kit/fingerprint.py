@@ -191,10 +191,6 @@ def published_files(history: History) -> dict[str, str]:
     }
 
 
-def private_rows(history: History) -> dict[str, dict]:
-    return {leaf.hash.hex(): {"sheet": leaf.sheet, "row": leaf.row, "id": leaf.ident} for leaf in history.leaves}
-
-
 def read_private_rows(private_dir: Path) -> dict[str, dict]:
     path = Path(private_dir) / PRIVATE_MAP
     try:

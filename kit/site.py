@@ -34,7 +34,7 @@ from kit.model import Book
 from kit.project import Project, skeleton_dir
 from kit.docs_pages import fill_pages, placeholders_page, render_quizzes
 from kit.fingerprint import (PRIVATE_MAP, PUBLISHED_DIR, History, PrivateRows, Published, current_leaves,
-                             extend, private_rows, published_files, read_published)
+                             extend, published_files, read_published)
 from kit.opendata import datasets
 from kit.opendata import files as opendata_files
 from kit.personal import PersonalView, iter_personal_views
@@ -202,8 +202,15 @@ def _write_private_rows(private_dir: Path, history: History, published: dict[str
     private_dir.mkdir(parents=True, exist_ok=True)
     target = private_dir / PRIVATE_MAP
     tmp = target.with_name(f".{target.name}.part")
-    tmp.write_text(json.dumps(published | private_rows(history), sort_keys=True),  # dumps: C speed, dump is not
-                   encoding="utf-8")
+    rows = {key: (row["sheet"], row["row"], row["id"]) for key, row in published.items()}
+    rows.update((leaf.hash.hex(), (leaf.sheet, leaf.row, leaf.ident)) for leaf in history.leaves)
+    quote = json.encoder.encode_basestring_ascii  # C; tuples, not a million dicts and one huge string
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write("{")
+        for n, key in enumerate(sorted(rows)):
+            sheet, row, ident = rows[key]
+            fh.write(f'{", " if n else ""}"{key}": {{"id": {quote(ident)}, "row": {row}, "sheet": {quote(sheet)}}}')
+        fh.write("}")
     tmp.replace(target)
 
 
