@@ -19,6 +19,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,12 @@ from kit.model import Book
 from kit.wording import plain_number
 
 PUBLISHED_DIR = "ledger"  # site/ledger/checkpoints.json and leaves.txt
+FORMAT = "kit-ledger-v2"  # v1 wrote hashes in plain hex
+# Published hashes are base16 written with the letters a–p for 0–f (as Chrome writes
+# extension ids): no digits, so no stretch of a hash can look like a phone or id number.
+_TO_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+_FROM_LETTERS = str.maketrans("abcdefghijklmnop", "0123456789abcdef")
+_LETTERS = re.compile("[a-p]*")
 PRIVATE_MAP = "ledger-rows.json"  # private/: which row made which leaf, to name changed rows
 SHEET_NAMES = {"entries": "积分记录", "redemptions": "兑换记录", "appeals": "申诉"}
 
@@ -54,7 +61,7 @@ class Checkpoint:
     number: int
     date: str
     size: int
-    root: str  # hex
+    root: str  # hash_text
     previous: dict | None  # {"size", "root"} of the checkpoint before
     consistency: tuple[str, ...]  # RFC 9162 proof from the previous checkpoint
     rewrite: dict | None  # {"reason", "replaced": {"size", "root"}} for a declared rewrite
@@ -138,9 +145,9 @@ def _history(ordered: list[Leaf], earlier: tuple[Checkpoint, ...], as_of: dt.dat
         return History(tuple(ordered), tree, earlier)  # nothing new: no new checkpoint
     hashes = [leaf.hash for leaf in ordered]
     consistency = () if (last is None or rewrite) else tuple(
-        p.hex() for p in merkle.consistency_proof(last.size, hashes))
+        hash_text(p) for p in merkle.consistency_proof(last.size, hashes))
     checkpoint = Checkpoint(
-        number=len(earlier) + 1, date=as_of.isoformat(), size=len(ordered), root=tree.root.hex(),
+        number=len(earlier) + 1, date=as_of.isoformat(), size=len(ordered), root=hash_text(tree.root),
         previous=None if last is None else {"size": last.size, "root": last.root},
         consistency=consistency, rewrite=rewrite)
     return History(tuple(ordered), tree, earlier + (checkpoint,))
@@ -162,6 +169,20 @@ def _missing_message(missing: list[bytes], known_rows: dict[str, dict]) -> str:
 # --- reading and writing the published and private state --------------------------
 
 
+def hash_text(digest: bytes) -> str:
+    """A hash as published: base16 in the letters a–p."""
+    return digest.hex().translate(_TO_LETTERS)
+
+
+def hash_bytes(text: str, format: str = FORMAT) -> bytes:
+    """A published hash back to bytes (ValueError if it is not one); v1 files are hex."""
+    if format != FORMAT:
+        return bytes.fromhex(text)
+    if not _LETTERS.fullmatch(text):
+        raise ValueError(f"not a hash: {text[:70]!r}")
+    return bytes.fromhex(text.translate(_FROM_LETTERS))
+
+
 def read_published(site_dir: Path) -> Published | None:
     folder = Path(site_dir) / PUBLISHED_DIR
     checkpoints_file, leaves_file = folder / "checkpoints.json", folder / "leaves.txt"
@@ -169,25 +190,37 @@ def read_published(site_dir: Path) -> Published | None:
         return None
     try:
         data = json.loads(checkpoints_file.read_text(encoding="utf-8"))
-        checkpoints = tuple(_checkpoint(c) for c in data["checkpoints"])
-        leaves = tuple(bytes.fromhex(line) for line in leaves_file.read_text(encoding="utf-8").split())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        written = data.get("format", FORMAT)
+        checkpoints = tuple(_checkpoint(c, written) for c in data["checkpoints"])
+        leaves = tuple(hash_bytes(line, written) for line in leaves_file.read_text(encoding="utf-8").split())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise KitError(f"已发布网站的账本指纹文件 {folder} 损坏，无法核对（{exc}）。") from None
     return Published(checkpoints, leaves)
 
 
-def _checkpoint(data: dict) -> Checkpoint:
-    return Checkpoint(int(data["number"]), str(data["date"]), int(data["size"]), str(data["root"]),
-                      data.get("previous"), tuple(data.get("consistency") or ()), data.get("rewrite"))
+def _checkpoint(data: dict, written: str) -> Checkpoint:
+    """A checkpoint as read, its hashes in this format (a v1 site is carried over)."""
+    def text(value: str) -> str:
+        return hash_text(hash_bytes(str(value), written))
+
+    def moved(side: dict | None) -> dict | None:
+        return None if side is None else side | {"root": text(side["root"])}
+
+    rewrite = data.get("rewrite")
+    if rewrite:
+        rewrite = rewrite | {"replaced": moved(rewrite["replaced"])}
+    return Checkpoint(int(data["number"]), str(data["date"]), int(data["size"]), text(data["root"]),
+                      moved(data.get("previous")), tuple(text(p) for p in data.get("consistency") or ()), rewrite)
 
 
 def published_files(history: History) -> dict[str, str]:
     """site/ledger/: the checkpoints and the leaf hashes (salted: they reveal nothing)."""
-    checkpoints = {"format": "kit-ledger-v1", "hash": "SHA-256, RFC 9162 (0x00 leaf, 0x01 node)",
+    checkpoints = {"format": FORMAT, "hash": "SHA-256, RFC 9162 (0x00 leaf, 0x01 node); "
+                   "hashes in base16 with the letters a-p for 0-f",
                    "checkpoints": [c.__dict__ | {"consistency": list(c.consistency)} for c in history.checkpoints]}
     return {
         "checkpoints.json": json.dumps(checkpoints, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
-        "leaves.txt": "".join(leaf.hash.hex() + "\n" for leaf in history.leaves),
+        "leaves.txt": "".join(hash_text(leaf.hash) + "\n" for leaf in history.leaves),
     }
 
 

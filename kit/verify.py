@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kit import merkle
 from kit.errors import KitError
-from kit.fingerprint import PUBLISHED_DIR
+from kit.fingerprint import FORMAT, PUBLISHED_DIR, hash_bytes
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ def verify_site(read: Callable[[str], bytes | None]) -> Verdict:
     if raw is None:
         raise KitError("这个网站没有账本指纹（ledger/checkpoints.json），无法核对。")
     try:
-        checkpoints = json.loads(raw.decode("utf-8"))["checkpoints"]
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+        checkpoints, written = data["checkpoints"], data.get("format", FORMAT)
+    except (ValueError, KeyError, UnicodeDecodeError, AttributeError) as exc:
         raise KitError(f"账本指纹文件无法读取（{exc}）。") from None
     notes = []
     if checkpoints and (checkpoints[0].get("number") != 1 or checkpoints[0].get("previous") is not None):
@@ -68,16 +69,24 @@ def verify_site(read: Callable[[str], bytes | None]) -> Verdict:
             continue
         if after.get("previous") != previous:
             return Verdict(len(checkpoints), tuple(notes), f"{where}记录的上一个指纹和实际的上一个指纹不一致。")
-        proof = [bytes.fromhex(p) for p in after.get("consistency", [])]
-        if not merkle.verify_consistency(before["size"], after["size"], bytes.fromhex(before["root"]),
-                                         bytes.fromhex(after["root"]), proof):
+        try:
+            proof = [hash_bytes(p, written) for p in after.get("consistency", [])]
+            consistent = merkle.verify_consistency(before["size"], after["size"], hash_bytes(before["root"], written),
+                                                   hash_bytes(after["root"], written), proof)
+        except (ValueError, TypeError):
+            consistent = False
+        if not consistent:
             return Verdict(len(checkpoints), tuple(notes),
                            f"{where}不是第 {before['number']} 号指纹的延续：已公示的记录被修改或删除过。")
     leaves_raw = read(f"{PUBLISHED_DIR}/leaves.txt")
     if leaves_raw is not None and checkpoints:
-        leaves = [bytes.fromhex(line) for line in leaves_raw.decode("ascii").split()]
         last = checkpoints[-1]
-        if len(leaves) != last["size"] or merkle.root(leaves).hex() != last["root"]:
+        try:
+            leaves = [hash_bytes(line, written) for line in leaves_raw.decode("ascii").split()]
+            whole = len(leaves) == last["size"] and merkle.root(leaves) == hash_bytes(last["root"], written)
+        except (ValueError, UnicodeDecodeError):
+            whole = False
+        if not whole:
             return Verdict(len(checkpoints), tuple(notes), "leaves.txt 里的叶子算不出最新的指纹。")
         notes.append(f"leaves.txt 的 {len(leaves)} 个叶子和最新指纹一致")
     return Verdict(len(checkpoints), tuple(notes), None)

@@ -31,7 +31,7 @@ import openpyxl
 import pytest
 
 from kit import merkle
-from kit.fingerprint import resident_salt
+from kit.fingerprint import hash_bytes, hash_text, resident_salt
 from kit.project import DEFAULT_WORKBOOK
 from kit.serve import serve
 from kit.tokens import file_id, seal, unseal
@@ -145,7 +145,7 @@ def checkpoints(site: Path) -> list[dict]:
 
 
 def published_leaves(site: Path) -> list[bytes]:
-    return [bytes.fromhex(line) for line in (site / "ledger" / "leaves.txt").read_text(encoding="ascii").split()]
+    return [hash_bytes(line) for line in (site / "ledger" / "leaves.txt").read_text(encoding="ascii").split()]
 
 
 def private_rows(project: Path) -> dict[str, dict]:
@@ -219,10 +219,10 @@ def test_first_build_publishes_checkpoint_one(base):
     leaves = published_leaves(site)
     # 8 counted entries (EFP09 waits for review), 2 redemptions, 1 decided appeal
     assert len(leaves) == 11
-    assert cps == [{"number": 1, "date": "2026-06-30", "size": 11, "root": merkle.root(leaves).hex(),
+    assert cps == [{"number": 1, "date": "2026-06-30", "size": 11, "root": hash_text(merkle.root(leaves)),
                     "previous": None, "consistency": [], "rewrite": None}]
     data = json.loads((site / "ledger" / "checkpoints.json").read_text(encoding="utf-8"))
-    assert data["format"] == "kit-ledger-v1"
+    assert data["format"] == "kit-ledger-v2"
     # the private map names every leaf's row, in the canonical order: entries by date,
     # redemptions by date, decided appeals by resolved date
     rows = private_rows(base)
@@ -267,17 +267,17 @@ def test_appending_rows_publishes_checkpoint_two(base, appended):
     two = cps[1]
     assert (two["number"], two["date"], two["size"], two["rewrite"]) == (2, "2026-07-15", 15, None)
     assert two["previous"] == {"size": first["size"], "root": first["root"]}
-    assert two["root"] == merkle.root(leaves).hex()
+    assert two["root"] == hash_text(merkle.root(leaves))
     # the old leaves come first, unchanged, then the new records
     assert leaves[:11] == published_leaves(base / "site")
     rows = private_rows(appended)
     assert [rows[h.hex()]["id"] for h in leaves[11:]] == ["EFP10", "EFP11", "EFP12", "DFP3"]
     assert rows[leaves[11].hex()] == {"sheet": "entries", "row": 11, "id": "EFP10"}
     # the published consistency proof links the two checkpoints
-    proof = [bytes.fromhex(p) for p in two["consistency"]]
+    proof = [hash_bytes(p) for p in two["consistency"]]
     assert proof == merkle.consistency_proof(11, leaves)
-    assert merkle.verify_consistency(11, 15, bytes.fromhex(first["root"]), bytes.fromhex(two["root"]), proof)
-    assert not merkle.verify_consistency(11, 15, bytes.fromhex(first["root"]), bytes.fromhex(two["root"]),
+    assert merkle.verify_consistency(11, 15, hash_bytes(first["root"]), hash_bytes(two["root"]), proof)
+    assert not merkle.verify_consistency(11, 15, hash_bytes(first["root"]), hash_bytes(two["root"]),
                                          proof[:-1])
     # kit verify, in the project and as a library call
     result = verify_cli(appended)
@@ -298,8 +298,8 @@ def test_a_third_build_chains_on(appended, tmp_path):
     assert [c["number"] for c in cps] == [1, 2, 3]
     assert cps[2]["previous"] == {"size": 15, "root": cps[1]["root"]} and cps[2]["size"] == 16
     for before, after in zip(cps, cps[1:]):
-        assert merkle.verify_consistency(before["size"], after["size"], bytes.fromhex(before["root"]),
-                                         bytes.fromhex(after["root"]), [bytes.fromhex(p) for p in after["consistency"]])
+        assert merkle.verify_consistency(before["size"], after["size"], hash_bytes(before["root"]),
+                                         hash_bytes(after["root"]), [hash_bytes(p) for p in after["consistency"]])
     assert verify_cli(root).exit_code == 0
 
 
@@ -435,7 +435,7 @@ def test_a_declared_rewrite_publishes_and_is_recorded(project):
     two = cps[1]
     assert two["rewrite"] == {"reason": REASON, "replaced": {"size": first["size"], "root": first["root"]}}
     assert two["size"] == 11 and two["root"] != first["root"]
-    assert two["root"] == merkle.root(published_leaves(site)).hex()
+    assert two["root"] == hash_text(merkle.root(published_leaves(site)))
     page = (site / "fingerprint" / "index.html").read_text(encoding="utf-8")
     assert f"本次更新声明重写了历史：{REASON}" in page
     assert "kit-rewrite" in page
@@ -480,11 +480,11 @@ def _rewritten_history(site: Path) -> None:
     leaves[0] = merkle.leaf_hash(b"an edited record")
 
     def change(cps):
-        cps[1]["root"] = merkle.root(leaves).hex()
-        cps[1]["consistency"] = [p.hex() for p in merkle.consistency_proof(cps[0]["size"], leaves)]
+        cps[1]["root"] = hash_text(merkle.root(leaves))
+        cps[1]["consistency"] = [hash_text(p) for p in merkle.consistency_proof(cps[0]["size"], leaves)]
 
     _forge(site, change)
-    (site / "ledger" / "leaves.txt").write_text("".join(h.hex() + "\n" for h in leaves), encoding="ascii")
+    (site / "ledger" / "leaves.txt").write_text("".join(hash_text(h) + "\n" for h in leaves), encoding="ascii")
 
 
 def test_verify_names_a_checkpoint_that_is_not_an_extension(appended, tmp_path):
@@ -507,7 +507,7 @@ def test_verify_reports_the_first_break(appended, tmp_path):
     pristine = (site / "ledger" / "checkpoints.json").read_bytes()
 
     def break_three(cps):  # the newest checkpoint claims a root its proof does not lead to
-        cps[2]["root"] = hashlib.sha256(b"forged").hexdigest()
+        cps[2]["root"] = hash_text(hashlib.sha256(b"forged").digest())
 
     _forge(site, break_three)
     result = verify_cli(root)
@@ -519,8 +519,8 @@ def test_verify_reports_the_first_break(appended, tmp_path):
 
     def break_two_and_three(cps):  # a changed consistency proof in 2, a forged root in 3
         proof = cps[1]["consistency"]
-        proof[0] = hashlib.sha256(bytes.fromhex(proof[0])).hexdigest()
-        cps[2]["root"] = hashlib.sha256(b"forged").hexdigest()
+        proof[0] = hash_text(hashlib.sha256(hash_bytes(proof[0])).digest())
+        cps[2]["root"] = hash_text(hashlib.sha256(b"forged").digest())
 
     _forge(site, break_two_and_three)
     result = verify_cli(root)
@@ -537,7 +537,7 @@ def test_verify_rejects_other_forgeries(appended, tmp_path, forgery):
     def change(cps):
         two = cps[1]
         if forgery == "previous":  # checkpoint 2 names a previous checkpoint that was never published
-            two["previous"] = {"size": 10, "root": hashlib.sha256(b"x").hexdigest()}
+            two["previous"] = {"size": 10, "root": hash_text(hashlib.sha256(b"x").digest())}
         elif forgery == "swapped-proof":
             assert len(two["consistency"]) >= 2
             two["consistency"][0], two["consistency"][1] = two["consistency"][1], two["consistency"][0]
@@ -575,7 +575,7 @@ def test_verify_reports_tampered_leaves(appended, tmp_path, how):
     elif how == "dropped":
         del lines[7]
     else:
-        lines.append(hashlib.sha256(b"extra").hexdigest())
+        lines.append(hash_text(hashlib.sha256(b"extra").digest()))
     path.write_text("".join(line + "\n" for line in lines), encoding="ascii")
     result = verify_cli(root)
     assert result.exit_code == 1, result.output
@@ -661,7 +661,7 @@ def test_inclusion_proofs_verify_in_python(base, appended):
                 assert leaves[leaf["index"]] == hashed
                 proof = [base64.b64decode(p) for p in leaf["proof"]]
                 assert merkle.verify_inclusion(hashed, leaf["index"], latest["size"], proof,
-                                               bytes.fromhex(latest["root"])), (rid, leaf)
+                                               hash_bytes(latest["root"])), (rid, leaf)
         assert len(salts) == 3  # one salt per resident
     # after the append, RFP001's newest record is the new entry, proven against checkpoint 2
     fp = personal(appended / "site", TA)["fingerprint"]
@@ -672,7 +672,7 @@ def test_inclusion_proofs_verify_in_python(base, appended):
 def test_tampered_inclusion_proofs_fail_in_python(base):
     site = base / "site"
     latest = checkpoints(site)[-1]
-    root, size = bytes.fromhex(latest["root"]), latest["size"]
+    root, size = hash_bytes(latest["root"]), latest["size"]
     fp = personal(site, TA)["fingerprint"]
     salt = base64.b64decode(fp["salt"])
     other_salt = base64.b64decode(personal(site, TB)["fingerprint"]["salt"])
@@ -881,8 +881,43 @@ def test_published_ledger_files_name_nobody(appended):
     leaks = [f"{what} {value!r} in {where}" for where, text in files.items()
              for value, what in secrets.items() if value in text or value.lower() in text.lower()]
     assert not leaks, leaks
-    # leaves.txt is hashes and nothing else
-    assert all(re.fullmatch(r"[0-9a-f]{64}", line) for line in files["leaves.txt"].splitlines())
+    # leaves.txt is hashes and nothing else, written without digits: no stretch of a hash
+    # can look like a phone or id number to anyone scanning the site
+    assert all(re.fullmatch(r"[a-p]{64}", line) for line in files["leaves.txt"].splitlines())
+    roots = re.findall(r'"root": "([^"]*)"', files["checkpoints.json"])
+    assert roots and all(re.fullmatch(r"[a-p]{64}", root) for root in roots)
+
+
+def test_a_site_published_in_hex_is_carried_over(appended, tmp_path):
+    """Sites built before hashes were written in letters (format v1) still verify, and the
+    next build reads them, keeps their history and writes them in the new form."""
+    project = tmp_path / "copy"
+    shutil.copytree(appended, project)
+    site = project / "site"
+    now = json.loads((site / "ledger" / "checkpoints.json").read_text(encoding="utf-8"))
+    leaves = published_leaves(site)
+
+    def to_hex(text: str) -> str:
+        return hash_bytes(text).hex()
+
+    old = copy.deepcopy(now)
+    old["format"] = "kit-ledger-v1"
+    for c in old["checkpoints"]:
+        c["root"] = to_hex(c["root"])
+        c["consistency"] = [to_hex(p) for p in c["consistency"]]
+        if c["previous"]:
+            c["previous"]["root"] = to_hex(c["previous"]["root"])
+    (site / "ledger" / "checkpoints.json").write_text(json.dumps(old), encoding="utf-8")
+    (site / "ledger" / "leaves.txt").write_text("".join(h.hex() + "\n" for h in leaves), encoding="ascii")
+    assert verify_site(reader(str(site))).broken is None
+    result = run_kit(project, "build", "--as-of", "2026-08-31")
+    assert result.exit_code == 0, result.output
+    again = json.loads((site / "ledger" / "checkpoints.json").read_text(encoding="utf-8"))
+    assert again["format"] == "kit-ledger-v2"
+    assert [(c["size"], c["root"]) for c in again["checkpoints"][:len(now["checkpoints"])]] == \
+        [(c["size"], c["root"]) for c in now["checkpoints"]]
+    assert published_leaves(site)[:len(leaves)] == leaves
+    assert verify_site(reader(str(site))).broken is None
 
 
 # --------------------------------------------------------------------------- card reissue
@@ -920,5 +955,5 @@ def test_a_reissued_card_keeps_the_residents_salt(project):
     for leaf in fp["leaves"]:
         assert merkle.verify_inclusion(merkle.leaf_hash(base64.b64decode(fp["salt"]) + leaf["text"].encode()),
                                        leaf["index"], latest["size"], [base64.b64decode(p) for p in leaf["proof"]],
-                                       bytes.fromhex(latest["root"]))
+                                       hash_bytes(latest["root"]))
     assert verify_cli(project).exit_code == 0

@@ -112,6 +112,11 @@
     return out;
   }
 
+  // published hashes are base16 in the letters a-p (kit/fingerprint.py hash_text)
+  function letters(h) {
+    return h.replace(/[0-9a-f]/g, function (d) { return "abcdefghijklmnop".charAt(parseInt(d, 16)); });
+  }
+
   function includes(leaf, index, size, proof, root) {
     if (index >= size) { return false; }
     var fn = index, sn = size - 1, r = leaf;
@@ -125,7 +130,7 @@
       }
       fn >>= 1; sn >>= 1;
     }
-    return sn === 0 && hex(r) === root;
+    return sn === 0 && letters(hex(r)) === root;
   }
 
   function verifyFingerprint(fp, published) {
