@@ -28,7 +28,7 @@ from kit.files import write_text_atomic
 from kit.model import Book
 from kit.parse import RECORD_TYPES, Parsed
 from kit.schema import SHEETS_BY_KEY
-from kit.tables import SheetLayout, Table, Tables
+from kit.tables import Table, Tables
 
 CACHE_DIR = ".kit-cache"  # beside kit.toml, private like the workbook it was read from
 _STAMP = "site-stamp.json"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Callable
 
-from kit.model import Appeal, Bonus, Book, Entry
+from kit.model import Book, Entry
 from kit.problems import Problem, problem
 from kit.review import review_faults
 from kit.schema import SHEETS_BY_KEY

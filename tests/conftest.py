@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import zipfile
 import datetime as dt
 from html import escape
@@ -80,6 +81,38 @@ def write_xlsx(path: Path, sheets: dict[str, list[list[object]]], write_only: bo
             ws.append(row)
     wb.save(path)
     return Path(path)
+
+
+_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def excel_text(text: str) -> str:
+    """A string as Excel stores it: characters XML cannot hold (and CR, which XML reads as LF)
+    as _xHHHH_; an underscore that would start such an escape as _x005F_."""
+    return _XML_UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+def write_text_xlsx(path: Path, sheets: dict[str, list[list[object]]], special=None) -> Path:
+    """Every str as a string cell, never a formula (openpyxl makes "=…" a formula unless told),
+    escaped as Excel escapes it. special(cell, value) may write a value itself (returns True)."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is None:
+                    continue
+                cell = ws.cell(row=r, column=c)
+                if special is not None and special(cell, value):
+                    continue
+                if isinstance(value, str):
+                    cell.value = excel_text(value)
+                    cell.data_type = "s"  # text, even when it starts with "="
+                else:
+                    cell.value = value
+    wb.save(path)
+    return path
 
 
 @pytest.fixture

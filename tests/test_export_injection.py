@@ -39,7 +39,7 @@ from kit.pipeline import validate
 from kit.sources import gsheet
 from kit.sources.gsheet import GSheetSource, SheetSpec
 from kit.sources.xlsx import XlsxSource
-from tests.conftest import AS_OF, BASE, write_ods
+from tests.conftest import AS_OF, BASE, write_ods, write_text_xlsx
 from tests.fake_gspread import FakeGoogle
 from tests.test_gsheet import KEY, TITLE, google_project, service_account_info
 
@@ -137,32 +137,6 @@ def payload_cells(sheets: dict[str, list[list[object]]]) -> dict[tuple[str, str]
 
 
 # --- writing and reading xlsx at the XML level ---------------------------------------------
-
-
-_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\r]")
-
-
-def write_text_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    """Every str as a string cell, never a formula (openpyxl makes "=…" a formula unless told).
-
-    Control characters and CR are written as Excel writes them (_x000D_): XML cannot hold
-    the first, and reads a bare CR as LF."""
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row, start=1):
-                if value is None:
-                    continue
-                cell = ws.cell(row=r, column=c)
-                if isinstance(value, str):
-                    cell.value = _XML_UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
-                    cell.data_type = "s"
-                else:
-                    cell.value = value
-    wb.save(path)
-    return path
 
 
 def formulas(path: Path) -> list[str]:

@@ -56,7 +56,7 @@ from kit.problems import CATALOGUE
 from kit.tables import place
 from kit.schema import SETTINGS, SHEETS, SHEETS_BY_KEY, Column, Kind, normalize_label
 from kit.tokens import ALPHABET, grouped
-from tests.conftest import AS_OF, BASE, OPTIONAL
+from tests.conftest import AS_OF, BASE, OPTIONAL, write_text_xlsx
 
 settings.register_profile(
     "kit-fuzz-short", max_examples=40, deadline=None,
@@ -107,38 +107,20 @@ class ErrorCell:
     text: str  # a formula error such as #DIV/0!
 
 
-_XML_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
-
-
-def excel_text(text: str) -> str:
-    """A string as Excel stores it: characters XML cannot hold (and CR, which XML reads as LF)
-    as _xHHHH_; an underscore that would start such an escape as _x005F_."""
-    return _XML_UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+def _formula_or_error(cell, value) -> bool:
+    if isinstance(value, Formula):
+        cell.value = value.text
+        assert cell.data_type == "f"
+        return True
+    if isinstance(value, ErrorCell):
+        cell.value = value.text
+        cell.data_type = "e"
+        return True
+    return False
 
 
 def write_book(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row, start=1):
-                if value is None:
-                    continue
-                cell = ws.cell(row=r, column=c)
-                if isinstance(value, Formula):
-                    cell.value = value.text
-                    assert cell.data_type == "f"
-                elif isinstance(value, ErrorCell):
-                    cell.value = value.text
-                    cell.data_type = "e"
-                elif isinstance(value, str):
-                    cell.value = excel_text(value)
-                    cell.data_type = "s"  # text, even when it starts with "="
-                else:
-                    cell.value = value
-    wb.save(path)
-    return path
+    return write_text_xlsx(path, sheets, _formula_or_error)
 
 
 def reads_as_empty(value: object) -> bool:
