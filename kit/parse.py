@@ -14,8 +14,7 @@ from kit import model
 from kit.problems import Problem, problem
 from kit.schema import SETTINGS, Column, Kind, Setting, labels, normalize_label
 from kit.tables import Table, Tables
-from kit.sources import CellError
-from kit.values import BadValue, is_empty, plain_coercer, shown, to_decimal, to_int, to_text
+from kit.values import BadValue, coercer_for, is_empty, shown, to_decimal, to_int, to_text
 
 RECORD_TYPES: dict[str, type] = {
     "grids": model.Grid,
@@ -138,7 +137,7 @@ def _coerce_cells(col: Column, raws: Sequence[object]):
     Returns (typed values, {row index: (code, params)} of failed cells, [empty row indexes];
     the last only for a mandatory column, the one use of it).
     A failed or empty cell reads as the column's default, as a warning leaves it."""
-    coerce = plain_coercer(col)
+    coerce = coercer_for(col)
     default, mandatory = col.default, col.mandatory
     values: list[object] = []
     failures: dict[int, tuple[str, dict]] = {}
@@ -150,8 +149,6 @@ def _coerce_cells(col: Column, raws: Sequence[object]):
             values.append(default)
             continue
         try:
-            if raw.__class__ is CellError:
-                raise BadValue("formula-error", value=raw.text)
             value = coerce(raw)
         except BadValue as exc:
             failures[k] = (exc.code, exc.params)
@@ -165,7 +162,7 @@ def _coerce_distinct(col: Column, raws: Sequence[object]):
 
     A cell's key is its raw value, or (type, value) when the column mixes yes/no cells
     with numbers (True == 1 == 1.0 as dict keys)."""
-    coerce = plain_coercer(col)
+    coerce = coercer_for(col)
     kinds = set(map(type, raws))
     keys: Sequence[object] = raws
     if bool in kinds and (int in kinds or float in kinds):
@@ -180,8 +177,6 @@ def _coerce_distinct(col: Column, raws: Sequence[object]):
             empty.add(key)
         else:
             try:
-                if raw.__class__ is CellError:
-                    raise BadValue("formula-error", value=raw.text)
                 value = coerce(raw)
             except BadValue as exc:
                 failed[key] = (exc.code, exc.params)

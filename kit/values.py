@@ -207,40 +207,15 @@ _PLAIN: dict[Kind, Coercer] = {
 }
 
 
-def plain_coercer(column: Column) -> Coercer:
-    """The column's coercer without memo; formula errors are the caller's."""
-    if column.kind in (Kind.BOOL, Kind.CHOICE):
-        return _choice_coercer(column)
-    return _PLAIN[column.kind]
-
-
 def coercer_for(column: Column) -> Coercer:
-    """A memoised coercer: ids, dates and codes repeat across a million rows."""
-    plain = plain_coercer(column)
-    if column.kind is Kind.TEXT:
-        def text(raw: object) -> object:
-            if raw.__class__ is CellError:
-                raise BadValue("formula-error", value=raw.text)
-            return plain(raw)
+    """The column's coercer; a formula-error cell is a formula-error problem.
 
-        return text  # free text rarely repeats; caching would only cost memory
-    cache: dict[object, tuple[bool, object]] = {}
+    No memo here: kit.parse coerces each distinct value of a column once."""
+    kind = _choice_coercer(column) if column.kind in (Kind.BOOL, Kind.CHOICE) else _PLAIN[column.kind]
 
     def coerce(raw: object) -> object:
-        if raw.__class__ is bool:  # True == 1.0 as a dict key; keep them apart
-            return plain(raw)
         if raw.__class__ is CellError:
             raise BadValue("formula-error", value=raw.text)
-        hit = cache.get(raw)
-        if hit is None:
-            try:
-                hit = (True, plain(raw))
-            except BadValue as exc:
-                hit = (False, (exc.code, exc.params))
-            cache[raw] = hit
-        if hit[0]:
-            return hit[1]
-        code, params = hit[1]
-        raise BadValue(code, **params)  # a fresh one: re-raising grows its traceback
+        return kind(raw)
 
     return coerce
