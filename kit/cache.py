@@ -14,6 +14,7 @@ Any changed byte gives another digest, so a stale result is never reused.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -51,7 +52,7 @@ def build_digest(root: Path, workbook: Path, as_of: dt.date, options: dict[str, 
     """One digest of every input of a build."""
     digest = hashlib.sha256()
     parts: dict[str, object] = {"workbook": file_digest(workbook), "as_of": as_of.isoformat(),
-                                "options": options, "code": _tree_digest(Path(kit.__file__).parent)}
+                                "options": options, "code": _code_digest()}
     for name in _PROJECT_FILES:
         path = root / name
         parts[name] = file_digest(path) if path.is_file() else None
@@ -59,6 +60,12 @@ def build_digest(root: Path, workbook: Path, as_of: dt.date, options: dict[str, 
         parts[name] = _tree_digest(root / name)
     digest.update(json.dumps(parts, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str | None:
+    """The kit's own code, as this process runs it."""
+    return _tree_digest(Path(kit.__file__).parent)
 
 
 def _tree_digest(folder: Path) -> str | None:
@@ -103,8 +110,7 @@ def _site_marker(site_dir: Path) -> str | None:
 
 def parsed_key(workbook: Path, reading: str = "") -> str:
     """reading: how the file was read (the limits), so lowered limits apply again."""
-    code = _tree_digest(Path(kit.__file__).parent)
-    return hashlib.sha256(f"{_FORMAT}:{file_digest(workbook)}:{code}:{reading}".encode()).hexdigest()
+    return hashlib.sha256(f"{_FORMAT}:{file_digest(workbook)}:{_code_digest()}:{reading}".encode()).hexdigest()
 
 
 def load_parsed(folder: Path, key: str) -> tuple[Parsed, Tables] | None:
