@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 from pathlib import Path
 
+from kit import cache as kept
 from kit.checks import run_checks
 from kit.ledger import Ledger, compute, gc_paused
 from kit.limits import ReadLimits
@@ -82,8 +83,6 @@ def _validate(source: Source, as_of: dt.date, progress: Progress, cache: Path | 
 
 
 def _parse(source: Source, progress: Progress, cache: Path | None) -> tuple[Parsed, Tables]:
-    from kit import cache as kept
-
     key = None
     if cache is not None and isinstance(source, XlsxSource):
         key = kept.parsed_key(source.path, repr(source.limits))

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from operator import attrgetter
 
 from kit.ledger import Award, Ledger
 from kit.model import Bonus, Book, Rule
@@ -203,19 +201,14 @@ class SiteContext:
         self.grid_names = {g.grid_id: g.grid_name for g in book.grids}
         self.residents = {r.resident_id: r for r in book.residents}
         self.active = {r.resident_id for r in book.residents if r.status == "active"}
-        self.awards = sorted(ledger.awards.values(), key=lambda a: (a.entry.date, a.entry.row))
         self.figures = Figures(book, ledger)
+        self.awards = self.figures.awards  # in (date, row) order
 
     def grid_of(self, resident_id: str) -> str:
         return self.grid_names.get(self.residents[resident_id].grid_id, "")
 
     def awards_between(self, start: dt.date, end: dt.date) -> list[Award]:
-        """self.awards is in date order: two bisections, no scan."""
-        first = bisect_left(self.awards, start, key=_AWARD_DATE)
-        return self.awards[first:bisect_right(self.awards, end, lo=first, key=_AWARD_DATE)]
-
-
-_AWARD_DATE = attrgetter("entry.date")
+        return self.figures.awards_between(start, end)
 
 
 def _count(value: int, people: int, minimum: int) -> int | None:
