@@ -37,7 +37,7 @@ site = "site"
 private = "private"
 """
 
-GITIGNORE = "/site/\n/private/\n/snapshots/\n/.kit-cache/\n"
+GITIGNORE = "/site/\n/private/\n/snapshots/\n/.kit-cache/\n/.kit-build.lock\n"
 
 
 @dataclass(frozen=True)
