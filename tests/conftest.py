@@ -8,6 +8,7 @@ import zipfile
 import datetime as dt
 from html import escape
 from pathlib import Path
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -113,6 +114,19 @@ def write_text_xlsx(path: Path, sheets: dict[str, list[list[object]]], special=N
                     cell.value = value
     wb.save(path)
     return path
+
+
+def assert_well_formed(path: Path) -> None:
+    """Every XML part of an xlsx parses (Excel calls a file that breaks this corrupt)."""
+    broken = []
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if member.endswith((".xml", ".rels", ".vml")):
+                try:
+                    ElementTree.fromstring(archive.read(member))
+                except ElementTree.ParseError as exc:
+                    broken.append(f"{member}: {exc}")
+    assert not broken, f"{path.name} is not a well-formed xlsx: {broken}"
 
 
 @pytest.fixture

@@ -36,11 +36,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -56,7 +54,7 @@ from kit.problems import CATALOGUE
 from kit.tables import place
 from kit.schema import SETTINGS, SHEETS, SHEETS_BY_KEY, Column, Kind, normalize_label
 from kit.tokens import ALPHABET, grouped
-from tests.conftest import AS_OF, BASE, OPTIONAL, write_text_xlsx
+from tests.conftest import AS_OF, BASE, OPTIONAL, assert_well_formed, write_text_xlsx
 
 settings.register_profile(
     "kit-fuzz-short", max_examples=40, deadline=None,
@@ -422,19 +420,6 @@ def check_ledger(result) -> None:
         assert set(by_kind) <= {"earned", "capped", "corrected", "redeemed", "decayed"}, account
         assert account.balance >= 0 and 0 <= account.expiring_30d <= account.balance, account
         assert [(e.date) for e in account.events] == sorted(e.date for e in account.events), account
-
-
-def assert_well_formed(path: Path) -> None:
-    """Every XML part of an xlsx parses (Excel calls a file that breaks this corrupt)."""
-    broken = []
-    with zipfile.ZipFile(path) as archive:
-        for member in archive.namelist():
-            if member.endswith((".xml", ".rels", ".vml")):
-                try:
-                    ElementTree.fromstring(archive.read(member))
-                except ElementTree.ParseError as exc:
-                    broken.append(f"{member}: {exc}")
-    assert not broken, f"{path.name} is not a well-formed xlsx: {broken}"
 
 
 def event(text: str) -> None:
