@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from kit.cache import CACHE_DIR, build_digest, record_site, site_unchanged
-from kit.errors import KitError, OutputError, ProjectError
+from kit.errors import KitError, ProjectError
 from kit.limits import ReadLimits
 from kit.pipeline import Validated, open_source, validate
 from kit.problems import visible
@@ -143,6 +143,9 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
                      as_of: dt.date | None) -> None:
     """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。"""
     target = _target(workbook)
+    project = find_project(Path.cwd())
+    if annotate_out is not None and project is not None:  # checked before the long read
+        annotate_out = project.private_output(annotate_out, "批注副本（表格的完整内容）")
     source = open_source(target, _limits())
     with _steps() as progress:
         result = validate(source, as_of or dt.date.today(), progress, _cache())
@@ -327,7 +330,8 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     if not chosen:
         raise KitError("没有符合条件的居民，没有生成卡片。请核对网格或居民编号。")
     which = grid or ("选定" if residents else "补办" if reissue else "全部")
-    out = check_output(output or project.private_dir / f"积分卡-{which}-{today}.pdf", project.site_dir)
+    out = check_output(project.private_output(output or project.private_dir / f"积分卡-{which}-{today}.pdf",
+                                              "积分卡"), project.site_dir)
     if plan.changes:
         rows = {r.resident_id: r.row for r in book.residents}
         layout = result.tables.layout("residents")
@@ -371,7 +375,7 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
         result = validate(open_source(project.source, project.limits), day, progress, _cache())
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
-    out_dir = output or project.private_dir / "handouts"
+    out_dir = project.private_output(output or project.private_dir / "handouts", "培训材料（海报上有排行榜）")
     created = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
     made = write_handouts(result.book, result.ledger, result.tables, project.root / "docs", out_dir, created)
     click.echo(f"✓ 已生成 {len(made)} 份培训材料，放在 {out_dir}：")
@@ -404,9 +408,7 @@ def report_command(workbook: str | None, quarter: str | None, output: Path | Non
         if result.errors:
             console.print(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。")
         report = build_report(result.book, result.ledger, quarter, progress=progress)
-        out = output or project.private_dir / f"季度报告-{quarter}.pdf"
-        if out.resolve().is_relative_to(project.site_dir.resolve()):
-            raise OutputError("季度报告只供工作人员使用，不能放进公开网站的文件夹。")
+        out = project.private_output(output or project.private_dir / f"季度报告-{quarter}.pdf", "季度报告")
         written = write_report(report, out, dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc))
     click.echo(f"✓ 季度报告 {quarter}（数据截至 {as_of}）：{written.pdf}（{written.pages} 页），"
                f"另有 {written.markdown.name} 和 {written.html.name}。")
@@ -466,7 +468,7 @@ def pull_command(output: Path | None) -> None:
 def _pull(project: Project, output: Path | None = None) -> Path:
     from kit.snapshot import snapshot_path, write_snapshot
 
-    out = output or snapshot_path(project.snapshots_dir, dt.datetime.now())
+    out = project.private_output(output or snapshot_path(project.snapshots_dir, dt.datetime.now()), "表格快照")
     return write_snapshot(open_source(project.sheet), out)
 
 

@@ -6,15 +6,21 @@ from every total. Warnings keep the row (the bad cell reads as empty).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from operator import itemgetter
 
 from kit import model
 from kit.problems import Problem, problem
+from kit.site_url import BadAddress, normalize_site_url
 from kit.schema import SETTINGS, Column, Kind, Setting, labels, normalize_label
 from kit.tables import Table, Tables
 from kit.values import BadValue, coercer_for, is_empty, shown, to_decimal, to_int, to_text
+
+# settings printed into page heads and mkdocs.yml: plain words only
+PAGE_TEXT_SETTINGS = ("site_name", "organization")
+UNSAFE_PAGE_TEXT = re.compile("[<>\"'`\\\\{}\x00-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 RECORD_TYPES: dict[str, type] = {
     "grids": model.Grid,
@@ -223,9 +229,12 @@ def setting_value(setting: Setting, raw: object) -> object:
     if setting.kind is Kind.TEXT:
         text = to_text(raw)
         if setting.key == "site_url":
-            if not text.startswith(("http://", "https://")):
-                raise BadValue("bad-setting", reason="网址应以 http:// 或 https:// 开头")
-            text = text if text.endswith("/") else text + "/"
+            try:
+                return normalize_site_url(text)
+            except BadAddress as exc:
+                raise BadValue("bad-setting", reason=str(exc)) from None
+        if setting.key in PAGE_TEXT_SETTINGS and UNSAFE_PAGE_TEXT.search(text):
+            raise BadValue("bad-setting", reason="不能含有 < > \" ' ` \\ { } 或看不见的控制字符，请只写文字")
         return text
     convert = to_int if setting.kind is Kind.INT else to_decimal
     try:

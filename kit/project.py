@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit.errors import ProjectError
+from kit.errors import OutputError, ProjectError
 from kit.limits import KEYS as LIMIT_KEYS
 from kit.limits import ReadLimits, limits_from_config
 from kit.sources.gsheet import SheetSpec, spreadsheet_key
@@ -18,7 +18,7 @@ CONFIG_NAME = "kit.toml"
 DEFAULT_WORKBOOK = "sheets/ledger.xlsx"
 
 KNOWN_KEYS = {"workbook": {"path", "google_sheet", "credentials"}, "output": {"site", "private", "snapshots"},
-              "limits": set(LIMIT_KEYS)}
+              "limits": set(LIMIT_KEYS), "privacy": {"public_words"}}
 
 CONFIG_TEXT = """\
 # 积分工具包项目配置。改完保存即可，不需要重启任何东西。
@@ -37,7 +37,8 @@ site = "site"
 private = "private"
 """
 
-GITIGNORE = "/site/\n/private/\n/snapshots/\n/.kit-cache/\n/.kit-build.lock\n"
+# the workbook (and its backups in 备份/), snapshots and the cache hold personal data and the secret
+GITIGNORE = "/site/\n/private/\n/sheets/\n备份/\n/snapshots/\n/.kit-cache/\n/.kit-build.lock\n"
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,21 @@ class Project:
     sheet: SheetSpec | None = None  # a Google Sheet, used instead of the local workbook
     snapshots_dir: Path | None = None  # local copies of the Google Sheet, one per pull or build
     limits: ReadLimits = ReadLimits()  # [limits]: how large a workbook may be read (kit/limits.py)
+    public_words: tuple[str, ...] = ()  # [privacy]: words that may be on the site though a person has that name
 
     @property
     def source(self) -> Path | SheetSpec:
         return self.sheet or self.workbook
+
+    def private_output(self, path: Path, what: str) -> Path:
+        """path, if a file with personal data may be written there: never into the site
+        or into docs/, which the next build publishes."""
+        path = Path(path).resolve()
+        for folder, why in ((self.site_dir, "公开网站的文件夹"), (self.root / "docs", "网站页面的来源，下次生成网站时会公开")):
+            if path == folder.resolve() or path.is_relative_to(folder.resolve()):
+                raise OutputError(f"{what}含有居民的个人信息，不能放进 {folder}（{why}）。"
+                                  f"请换一个位置，默认是 {self.private_dir}。")
+        return path
 
 
 def find_project(start: Path) -> Project | None:
@@ -106,7 +118,15 @@ def load_project(root: Path) -> Project:
         sheet=sheet,
         snapshots_dir=setting("output", "snapshots", "snapshots"),
         limits=limits_from_config(config.get("limits")),
+        public_words=_public_words(config.get("privacy")),
     )
+
+
+def _public_words(section: object) -> tuple[str, ...]:
+    words = section.get("public_words", []) if isinstance(section, dict) else []
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ProjectError("kit.toml 中的“privacy.public_words”应是一组文字，如 public_words = [\"高明\", \"文明\"]。")
+    return tuple(w.strip() for w in words if w.strip())
 
 
 def skeleton_dir() -> Path:

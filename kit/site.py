@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import datetime as dt
 import json
 import logging
@@ -26,6 +27,9 @@ import yaml
 from markupsafe import Markup
 
 from kit import charts
+from kit.csp import check_pages, secure_pages
+from kit.images import IMAGES, clean_image
+from kit.leak_scan import PersonalDataOnSite, Scanner, leak_message
 from kit.errors import BuildRunning, KitError
 from kit.problems import visible
 from kit.ledger import Ledger
@@ -58,6 +62,9 @@ PAGES = (
 # Hand-written pages from docs/ that have a fixed place; other docs pages follow them.
 HAND_WRITTEN = (("privacy.md", "隐私说明"),)
 ASSETS = ("kit.css", "kit-crypto.js", "me.js", "quiz.js")
+DOCS_TEXT = (".md", ".quiz.yml")  # what may be published from docs/, besides pictures (kit/images.py)
+MAX_PAGE_BYTES = 1024 * 1024
+OS_LITTER = {"thumbs.db", "desktop.ini"}  # written by Windows Explorer, never published
 SECTIONS = {"training": "培训中心"}  # docs/ folders shown as a section of the navigation
 PLACEHOLDERS_PAGE = "training/placeholders.md"
 PERSONAL_DIR = ("me", "d")  # sealed personal files: site/me/d/<file id>.bin
@@ -129,6 +136,7 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
         config = _mkdocs_config(project.root, stage, book, docs)
         progress("mkdocs 构建网站")
         warnings = _run_mkdocs(config, ledger.as_of)
+        secure_pages(stage / "site")
         progress(f"加密个人积分（{sum(1 for r in book.residents if r.card_token):,} 张积分卡）")
         _write_personal(stage / "site", iter_personal_views(context, view.home.site_name, history))
         _write_robots(stage / "site", book.settings.site_url)
@@ -136,6 +144,7 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
         ledger_dir.mkdir()
         for name, text in published_files(history).items():
             (ledger_dir / name).write_text(text, encoding="utf-8")
+        _check_published(stage / "site", book, project.public_words, progress)
         progress("发布（替换旧网站）")
         files, size = _measure(stage / "site")
         # Before the swap, and naming the rows of both the published and the new
@@ -150,6 +159,25 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
         return Built(site_dir, files, size, tuple(warnings))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _check_published(site: Path, book: Book, public_words: tuple[str, ...], progress: Progress) -> None:
+    """The product's own last line of defence, on the finished folder, before it replaces the site."""
+    progress("检查网站里有没有个人信息")
+    wrong = check_pages(site)
+    if wrong:
+        raise BuildError("网站页面缺少安全设置（Content-Security-Policy），没有发布：" + "；".join(wrong[:5]))
+    leaks = Scanner(book, public_words, _kit_text()).scan_site(site)
+    if leaks:
+        raise PersonalDataOnSite(leak_message(leaks))
+
+
+@functools.cache
+def _kit_text() -> str:
+    """The texts the kit ships (pages it generates, training it copies into projects)."""
+    skeleton = skeleton_dir()
+    files = [*sorted((skeleton / "docs").rglob("*")), *sorted((skeleton / "templates" / "pages").glob("*.j2"))]
+    return "\n".join(p.read_text(encoding="utf-8") for p in files if p.is_file() and p.suffix in (".md", ".yml", ".j2"))
 
 
 def _templates(root: Path) -> jinja2.Environment:
@@ -171,19 +199,62 @@ def _shown(value: object) -> object:
 
 
 def _copy_hand_written(source: Path, docs: Path) -> None:
-    if source.is_dir():
-        shutil.copytree(source, docs)
-    else:
-        docs.mkdir(parents=True)
-    for page in sorted(docs.rglob("*.md")):
-        try:
-            page.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise BuildError(f"docs/{page.relative_to(docs).as_posix()} 不是 UTF-8 编码，请用记事本“另存为”时"
-                             "把编码选为 UTF-8 后再试。") from None
+    """Only what belongs on a public site leaves docs/: pages, quizzes and pictures (cleaned).
+
+    Anything else there (a copied workbook, a PDF of cards, a shortcut to a private
+    folder) stops the build and is named, rather than being published or silently left out."""
+    docs.mkdir(parents=True)
+    if not source.is_dir():
+        return
+    refused = []
+    if source.is_symlink():
+        refused.append("docs/ 本身是快捷方式（符号链接）")
+    for folder, folders, names in os.walk(source) if not refused else ():
+        here = Path(folder)
+        for name in list(folders):
+            if name.startswith(".") or (here / name).is_symlink():
+                folders.remove(name)
+                if not name.startswith("."):
+                    refused.append(f"{_docs_name(source, here / name)}/ 是快捷方式（符号链接）")
+        for name in sorted(names):
+            path = here / name
+            where = _docs_name(source, path)
+            if name.startswith((".", "~$")) or name.lower() in OS_LITTER:
+                continue
+            if path.is_symlink():
+                refused.append(f"{where} 是快捷方式（符号链接）")
+                continue
+            lower = name.lower()
+            if not lower.endswith(DOCS_TEXT + IMAGES):
+                refused.append(f"{where} 不是网页、测验或图片")
+                continue
+            data = path.read_bytes()
+            target = docs / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if lower.endswith(DOCS_TEXT):
+                if len(data) > MAX_PAGE_BYTES:
+                    refused.append(f"{where} 超过 {MAX_PAGE_BYTES // 1024 // 1024} MB")
+                    continue
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise BuildError(f"{where} 不是 UTF-8 编码，请用记事本“另存为”时"
+                                     "把编码选为 UTF-8 后再试。") from None
+            else:
+                data = clean_image(data, path.suffix, where)
+            target.write_bytes(data)
+    if refused:
+        raise BuildError("docs/ 里只能放网页（.md）、测验（.quiz.yml）和图片（png、jpg、webp、svg），它们会全部公开。"
+                         f"这些不能发布：{'；'.join(refused)}。请把它们移到 docs/ 以外的文件夹"
+                         "（表格放在 sheets/，积分卡等含个人信息的文件放在 private/）后再运行 kit build。"
+                         "原来的网站没有改动。")
     for name, _, _ in PAGES:
         if (docs / name).exists():
             raise BuildError(f"docs/{name} 与自动生成的页面重名，请把它改个名字（例如 docs/关于我们.md）。")
+
+
+def _docs_name(source: Path, path: Path) -> str:
+    return "docs/" + path.relative_to(source).as_posix()
 
 
 def _training(root: Path, docs: Path, facts: Facts) -> None:
@@ -347,6 +418,7 @@ def _mkdocs_config(root: Path, stage: Path, book: Book, docs: Path) -> Path:
         raise BuildError(f"{user_file} 格式有误：{exc}") from None
     if not isinstance(config, dict):
         raise BuildError(f"{user_file} 格式有误：最外层应是“名称: 值”的设置，而不是列表或文字。")
+    _refuse_offsite(config, user_file)
     settings = book.settings
     theme = config.get("theme") if isinstance(config.get("theme"), dict) else {}
     theme.update(name="material", language="zh", font=False,  # no Google Fonts: blocked in mainland China
@@ -366,11 +438,30 @@ def _mkdocs_config(root: Path, stage: Path, book: Book, docs: Path) -> Path:
         nav=_nav(docs),
         plugins=[{"search": {"lang": "zh"}}],
     )
-    for key in ("repo_url", "repo_name", "edit_uri", "extra_javascript", "google_analytics"):
-        config.pop(key, None)  # nothing may point at another host
+    for key in ("repo_name", "edit_uri"):
+        config.pop(key, None)  # links to a code host: meaningless without repo_url
     path = stage / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=True), encoding="utf-8")
     return path
+
+
+# mkdocs.yml settings that make pages load from, or report to, another host
+OFFSITE_SETTINGS = {
+    "extra_javascript": "额外的网页脚本",
+    "google_analytics": "谷歌访问统计",
+    "repo_url": "代码仓库链接（网页会去 GitHub 等网站读取数据）",
+    "extra.analytics": "访问统计",
+    "extra.consent": "统计同意弹窗",
+}
+
+
+def _refuse_offsite(config: dict, user_file: Path) -> None:
+    extra = config.get("extra") if isinstance(config.get("extra"), dict) else {}
+    found = [f"{key}（{what}）" for key, what in OFFSITE_SETTINGS.items()
+             if (extra.get(key[6:]) if key.startswith("extra.") else config.get(key))]
+    if found:
+        raise BuildError(f"{user_file} 里的 {'、'.join(found)} 会让公开网站运行别处的脚本或向其他网站发送访问记录，"
+                         "这是不允许的（居民的手机只应访问本网站）。请删除这几项后再运行 kit build。")
 
 
 def _overrides(root: Path, stage: Path) -> Path:

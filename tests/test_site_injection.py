@@ -33,6 +33,7 @@ PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](ja
 INLINE = " ".join(PAYLOADS)
 BLOCKS = "\n\n" + "\n\n".join(PAYLOADS) + "\n\n"  # each payload alone between blank lines
 TABLE = "| a | b |\n|---|---|\n| c | d |"
+SETTING_PAYLOAD = " alert(1) onerror=alert(1) **粗体** [x](javascript:alert(1)) | a | b | #标题 _斜体_"  # Markdown: allowed, never markup
 
 
 def injection_workbook() -> dict[str, list[list[object]]]:
@@ -45,7 +46,8 @@ def injection_workbook() -> dict[str, list[list[object]]]:
             entries.append([f"E{month}{i}", day, dt.time(21, 0), f"R{i}", "XL" if i % 2 else "TJ", 1, INLINE,
                             "S1", "S2", "S3", "通过"])
     return {
-        "设置": [["项目", "值"], ["名称", "幸福社区积分" + INLINE], ["单位", "街道中心" + INLINE],
+        # < > " ' ` \ { } in these two are errors at their cells (tests/test_site_security.py)
+        "设置": [["项目", "值"], ["名称", "幸福社区积分" + SETTING_PAYLOAD], ["单位", "街道中心" + SETTING_PAYLOAD],
                  ["网站地址", "https://jf.example.cn/"], ["化名密钥", "inject-secret-0123456789"]],
         "网格": [["网格编号", "网格名称", "所属社区"], ["G1", "一网格" + INLINE, INLINE], ["G2", "二网格" + BLOCKS, INLINE]],
         "工作人员": [["工号", "姓名", "角色"], ["S1", "王芳", "登记员"], ["S2", "李强", "审核员"], ["S3", "赵敏", "管理员"]],

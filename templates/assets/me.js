@@ -75,6 +75,7 @@
   }
 
   function render(data) {
+    parts.ask.querySelector("input").value = "";  // the number is not left on the page
     var show = parts.show;
     show.textContent = "";
     var head = el("div", "kit-me-head");
@@ -165,13 +166,7 @@
       .catch(function () { line.textContent = "暂时无法核对账本指纹。"; });
   }
 
-  function load() {
-    var fragment = decodeURIComponent(location.hash.slice(1));
-    var token = normalize(fragment);
-    if (!token) {
-      if (fragment.trim()) { notFound(); } else { only("ask"); }  // a smudged or cut-off card
-      return;
-    }
+  function open(token) {
     only("wait");
     var name = hex(derive(token, root.dataset.fileInfo, 16));
     fetch("d/" + name + ".bin", { cache: "no-store", referrerPolicy: "no-referrer", credentials: "omit" })
@@ -188,10 +183,26 @@
       .catch(notFound);
   }
 
+  // The card's QR code brings the number in the fragment: read it, then take it out of the
+  // address bar and the history, so a shared screenshot or link does not carry it.
+  function load() {
+    var fragment = location.hash.slice(1);
+    try { fragment = decodeURIComponent(fragment); } catch (e) { /* a cut-off %XX */ }
+    if (fragment && window.history && history.replaceState) {
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    var token = normalize(fragment);
+    if (!token) {
+      if (fragment.trim()) { notFound(); } else { only("ask"); }  // a smudged or cut-off card
+      return;
+    }
+    open(token);
+  }
+
   parts.ask.querySelector("form").addEventListener("submit", function (event) {
     event.preventDefault();
     var token = normalize(parts.ask.querySelector("input").value);
-    if (!token) { notFound(); } else if (location.hash.slice(1) === token) { load(); } else { location.hash = token; }
+    if (!token) { notFound(); } else { open(token); }
   });
   window.addEventListener("hashchange", load);
   load();

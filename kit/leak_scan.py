@@ -1,0 +1,192 @@
+"""The last check before a site is published: no personal data in any output file.
+
+Every file the build wrote is read as a reader or a search engine would read it
+(gzip opened, JSON strings decoded, HTML entities resolved, the zero-width spaces of
+Chinese search segmentation removed) and searched for what the workbook holds
+about people: residents' and staff names, resident and staff ids, phones, notes,
+appeal reasons, card numbers and the pseudonym secret. One hit and nothing is
+published. Text that is itself public in the workbook (a note that only repeats a
+rule's name) and words the project declares public (kit.toml [privacy]) are not hits.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+
+from kit.errors import KitError
+from kit.model import Book
+
+ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+SPACES = re.compile(r"\s+")
+# copied from the theme or the kit: code, not data (and the sealed files are ciphertext)
+SKIPPED = re.compile(r"^(assets/javascripts/|assets/stylesheets/|me/d/[0-9a-f]+\.bin$)")
+MIN_FREE_TEXT = 6  # notes and reasons shorter than this are ordinary words
+MIN_DIGIT_ID = 6  # a shorter all-digit id cannot be told from any number on a page
+PHONE_TAIL = 8  # the last 8 digits of a phone identify it
+_DIGIT_RUN = re.compile(r"\d(?:[\s\-.]?\d){6,}")
+_BASE32_RUN = re.compile(r"[A-Z2-7](?:-?[A-Z2-7]){25,}")
+_WORD = re.compile(r"[A-Za-z0-9]")
+
+
+class PersonalDataOnSite(KitError):
+    code = "personal-data-on-site"
+    exit_status = 1  # like a workbook error: remove it and build again
+
+
+@dataclass(frozen=True)
+class Secret:
+    what: str  # 居民姓名, 手机, …
+    where: str  # “居民”表第 12 行
+    bounded: bool = False  # an id: not part of a longer word
+
+
+@dataclass(frozen=True)
+class Leak:
+    file: str  # relative to the site
+    what: str
+    where: str
+
+
+def _text(value: str | None) -> str:
+    return SPACES.sub("", value or "")
+
+
+def personal_data(book: Book, public_words: Iterable[str] = (), kit_text: str = "") -> tuple[
+        dict[str, Secret], dict[str, Secret], dict[str, Secret]]:
+    """(substrings, phone tails, card tokens) to look for, each with what it is and where it came from.
+
+    kit_text: the kit's own page texts; an id or phrase they use as an example (R0001,
+    不是本人参加的活动) tells nothing about the resident who has it too."""
+    public = {_text(w) for w in public_words}
+    vocabulary = "\n".join([*(_text(t) for t in _public_texts(book)), _text(kit_text)])
+    strings: dict[str, Secret] = {}
+
+    def add(text: str | None, what: str, where: str, minimum: int = 2, bounded: bool = False) -> None:
+        text = _text(text)
+        if len(text) >= minimum and text not in public and text not in vocabulary:
+            strings.setdefault(text, Secret(what, where, bounded))
+
+    def add_id(value: str, what: str, where: str) -> None:
+        add(value, what, where, MIN_DIGIT_ID if value.isdigit() else 2, bounded=True)
+
+    phones: dict[str, Secret] = {}
+    tokens: dict[str, Secret] = {}
+    for r in book.residents:
+        where = f"“居民”表第 {r.row} 行"
+        add(r.name, "居民姓名", where)
+        add_id(r.resident_id, "居民编号", where)
+        digits = re.sub(r"\D", "", r.phone or "")
+        if len(digits) >= PHONE_TAIL:
+            phones.setdefault(digits[-PHONE_TAIL:], Secret("居民手机号码", where))
+        if r.card_token:
+            tokens.setdefault(r.card_token.upper(), Secret("积分卡卡号", where))
+    for s in book.staff:
+        where = f"“工作人员”表第 {s.row} 行"
+        add(s.name, "工作人员姓名", where)
+        add_id(s.staff_id, "工作人员工号", where)
+    for e in book.entries:
+        add(e.note, "积分记录的备注", f"“积分记录”表第 {e.row} 行", MIN_FREE_TEXT)
+    for a in book.appeals:
+        add(a.reason, "申诉理由", f"“申诉”表第 {a.row} 行", MIN_FREE_TEXT)
+    if book.settings.pseudonym_secret:
+        strings[book.settings.pseudonym_secret] = Secret("化名密钥", "“设置”表")
+    return strings, phones, tokens
+
+
+def _public_texts(book: Book) -> Iterator[str]:
+    s = book.settings
+    yield from (s.site_name, s.organization, s.site_url)
+    for g in book.grids:
+        yield from (g.grid_name, g.community or "")
+    for r in book.rules:
+        yield from (r.name, r.category, r.unit, r.audience or "", r.description or "")
+    for b in book.bonuses:
+        yield from (b.name, b.category or "")
+    for w in book.rewards:
+        yield from (w.name, w.description or "")
+
+
+def readable_text(name: str, data: bytes) -> str:
+    """A file's text as a reader or a search engine would see it."""
+    if name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            pass
+    text = data.decode("utf-8", errors="replace")
+    parts = [text]
+    if name.endswith((".json", ".json.gz")):
+        try:
+            parts += _json_strings(json.loads(text))
+        except ValueError:
+            pass
+    joined = "\n".join(parts)
+    return ZERO_WIDTH.sub("", joined + "\n" + html.unescape(joined))
+
+
+def _json_strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _json_strings(k) + _json_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _json_strings(v)]
+    return []
+
+
+class Scanner:
+    def __init__(self, book: Book, public_words: Iterable[str] = (), kit_text: str = ""):
+        self.strings, self.phones, self.tokens = personal_data(book, public_words, kit_text)
+        self.automaton = ahocorasick.Automaton()
+        for text, secret in self.strings.items():
+            self.automaton.add_word(text, (len(text), secret))
+        if self.strings:
+            self.automaton.make_automaton()
+
+    def scan_text(self, text: str) -> list[Secret]:
+        found: list[Secret] = []
+        if self.strings:
+            for end, (length, secret) in self.automaton.iter(text):
+                start = end - length + 1
+                if secret.bounded and (start > 0 and _WORD.match(text[start - 1])
+                                       or end + 1 < len(text) and _WORD.match(text[end + 1])):
+                    continue
+                found.append(secret)
+        if self.phones:
+            for run in _DIGIT_RUN.findall(text):
+                digits = re.sub(r"\D", "", run)
+                found += [self.phones[digits[i:i + PHONE_TAIL]] for i in range(len(digits) - PHONE_TAIL + 1)
+                          if digits[i:i + PHONE_TAIL] in self.phones]
+        if self.tokens:
+            for run in _BASE32_RUN.findall(text.upper()):
+                compact = run.replace("-", "")
+                found += [self.tokens[compact[i:i + 26]] for i in range(len(compact) - 25)
+                          if compact[i:i + 26] in self.tokens]
+        return found
+
+    def scan_site(self, site: Path) -> list[Leak]:
+        leaks: list[Leak] = []
+        for path in sorted(p for p in Path(site).rglob("*") if p.is_file()):
+            name = path.relative_to(site).as_posix()
+            if SKIPPED.match(name):
+                continue
+            for secret in dict.fromkeys(self.scan_text(readable_text(name, path.read_bytes()))):
+                leaks.append(Leak(name, secret.what, secret.where))
+        return leaks
+
+
+def leak_message(leaks: list[Leak]) -> str:
+    shown = "；".join(f"{leak.what}（{leak.where}）出现在 {leak.file}" for leak in leaks[:10])
+    more = f" 等 {len(leaks)} 处" if len(leaks) > 10 else ""
+    return (f"生成的网站里发现了个人信息，所以没有发布（原来的网站保持不变）：{shown}{more}。"
+            "请从 docs/ 里的页面、放进 docs/ 的文件或表格里会公开的栏目（规则、奖品、网格的名称和说明）中删除它们，"
+            "再运行 kit build。如果只是和某位居民同名的普通词语，可以在 kit.toml 里加一节 [privacy]，"
+            "写 public_words = [\"这个词\"]，说明它可以公开。")
