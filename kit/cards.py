@@ -34,9 +34,10 @@ class Card:
     community: str
     name: str
     grid: str
-    pseudonym: str
+    pseudonym: str  # this year's: pseudonyms change every year (kit/privacy.py)
     token: str
     url: str
+    year: int = 0
 
 
 def card_url(site_url: str, token: str) -> str:
@@ -44,9 +45,9 @@ def card_url(site_url: str, token: str) -> str:
     return f"{site_url}{PERSONAL_PAGE}#{token}"
 
 
-def cards_for(book: Book, resident_ids: Iterable[str]) -> list[Card]:
-    """Cards of the given residents (who must hold tokens), in the order given."""
-    names = public_names(book.settings.pseudonym_secret, book.residents)
+def cards_for(book: Book, resident_ids: Iterable[str], on: dt.date) -> list[Card]:
+    """Cards of the given residents (who must hold tokens), in the order given, printed on `on`."""
+    names = public_names(book.settings.pseudonym_secret, book.residents, on)
     residents = {r.resident_id: r for r in book.residents}
     grids = {g.grid_id: g.grid_name for g in book.grids}
     cards = []
@@ -54,7 +55,7 @@ def cards_for(book: Book, resident_ids: Iterable[str]) -> list[Card]:
         resident = residents[rid]
         cards.append(Card(book.settings.site_name, resident.name, grids.get(resident.grid_id, resident.grid_id),
                           names.pseudonym[rid], resident.card_token,
-                          card_url(book.settings.site_url, resident.card_token)))
+                          card_url(book.settings.site_url, resident.card_token), on.year))
     return cards
 
 
@@ -122,7 +123,7 @@ def _card(pdf: FPDF, card: Card, x: float, y: float) -> None:
     pdf.text(right, y + 18, _fit(pdf, card.name, CARD_W - 41))
     pdf.set_font(FONT, size=8)
     pdf.text(right, y + 25, _fit(pdf, card.grid, CARD_W - 41))
-    pdf.text(right, y + 31, f"排行榜化名：{card.pseudonym}")
+    pdf.text(right, y + 31, f"{card.year} 年化名：{card.pseudonym}")
     pdf.set_font(FONT, size=6)
     token = grouped(card.token)
     pdf.text(right, y + 37, "卡号 " + token[:19])

@@ -349,7 +349,7 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
         click.echo(f"已写入表格 {name}：{len(plan.new)} 位居民生成了新卡号"
                    + (f"，{len(plan.reissued)} 位补办了新卡（{'、'.join(plan.reissued)}）" if plan.reissued else "")
                    + f"。改动前的表格备份在 {backup}。")
-    cards = cards_for(issued, chosen)
+    cards = cards_for(issued, chosen, today)
     with Progress(console=Console(stderr=True)) as bar:
         task = bar.add_task("生成积分卡", total=len(cards))
         created = dt.datetime.combine(today, dt.time(), tzinfo=dt.timezone.utc)

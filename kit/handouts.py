@@ -165,13 +165,13 @@ def _agenda(docs: Path, facts: Facts) -> str:
 
 def _poster(view: SiteView) -> str:
     notice = view.notice
-    lines = [[str(l.date), l.name, l.grid, l.activity, l.points, "申诉中" if l.under_appeal else ""]
+    lines = [[str(l.date), l.code, l.grid, l.activity, l.points, "申诉中" if l.under_appeal else ""]
              for l in notice.lines[:POSTER_LINES]]
     more = (f"<p>还有 {len(notice.lines) - POSTER_LINES} 条，请在网站“积分公示”查看。</p>"
             if len(notice.lines) > POSTER_LINES else "")
     html = (f"<h2>积分公示（{notice.start} 至 {notice.end}）</h2>"
             f"<p>如有异议，请在公示期内（记录日期起 {notice.days} 天）带上积分卡到社区服务站申诉。</p>"
-            + (_table(["日期", "居民", "网格", "活动", "积分", "状态"], [14, 16, 20, 30, 8, 12], lines)
+            + (_table(["日期", "编码", "网格", "活动", "积分", "状态"], [14, 12, 20, 34, 8, 12], lines)
                if lines else "<p>这段时间没有新的积分记录。</p>") + more)
     for board in view.ranking.community:
         html += f"<h2>排行榜 · {escape(board.title)}</h2>"

@@ -33,12 +33,12 @@ class Dataset:
 def datasets(view: DashboardView) -> tuple[Dataset, ...]:
     year = view.year
     rate = Field("rate", "参与率", "参与居民 ÷ 在册居民，0 到 1 之间的小数")
-    registered = Field("registered", "在册居民", "状态为“在册”的居民人数")
-    participants = Field("participants", "参与居民", "至少有一条计分记录的在册居民人数")
+    registered = Field("registered", "居民", "在册居民，加上今年参加过活动后迁出的居民")
+    participants = Field("participants", "参与居民", "今年至少有一条计分记录的居民人数（含之后迁出的）")
     return (
         Dataset("monthly", "每月发放的积分和参与人数",
                 (Field("month", "月份", "YYYY-MM"), Field("points", "发放积分", "这个月审核通过并计入的积分"),
-                 Field("participants", "参与居民", "这个月至少有一条计分记录的居民人数")),
+                 Field("participants", "参与居民", "这个月至少有一条计分记录的居民人数（含之后迁出的）")),
                 tuple((m.month, m.points, m.participants) for m in view.months)),
         Dataset("categories", f"{year} 年各类活动的积分",
                 (Field("category", "类别", "积分规则的类别"), Field("points", "发放积分", f"{year} 年至统计日"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 
 from kit.fingerprint import History, leaf_positions, resident_proofs, resident_salt
 from kit.ledger import Award
+from kit.privacy import notice_code
 from kit.views import SiteContext, period_totals, standings
 from kit.wording import activity, plain_number
 
@@ -27,6 +28,7 @@ class PersonalLine:
     text: str  # 治安巡逻 2 小时
     points: int | None  # None: not counted (pending, rejected)
     status: str  # 已计分, 待审核, 申诉中, 未通过, 已衰减, 已兑换 …
+    code: str | None = None  # the entry's code in 积分公示, where no name is shown
 
 
 @dataclass(frozen=True)
@@ -123,4 +125,5 @@ def _entry_line(c: SiteContext, entry) -> PersonalLine:
         status = "已计分"
     if award.multiplier != 1:
         text += f"（×{plain_number(award.multiplier)}）"
-    return PersonalLine(entry.date.isoformat(), text, award.points, status)
+    return PersonalLine(entry.date.isoformat(), text, award.points, status,
+                        notice_code(c.book.settings.pseudonym_secret, entry.entry_id))

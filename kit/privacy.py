@@ -1,13 +1,16 @@
-"""Privacy, applied here and only here: display names, pseudonyms, small-cell suppression.
+"""Privacy: display names, pseudonyms and notice codes (small-cell suppression: kit/disclosure.py).
 
 A resident appears on the public site as a masked name (张*三) only with their
-consent, otherwise as a pseudonym keyed by the workbook's secret, so nobody
-without the secret can tell who is behind it, yet it stays the same in every
-build and is printed on the resident's own card.
+consent (never a child's), otherwise as a pseudonym keyed by the workbook's
+secret: nobody without the secret can tell who is behind it, it is printed on the
+resident's own card, and it changes every year, with a new card and with a change
+of consent. This is pseudonymised data, not anonymous data: the pseudonyms appear
+only in the rankings; the notice lists entries without any name.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
@@ -29,7 +32,6 @@ PSEUDONYM_WORDS = (
     "雄鹰", "骏马", "黄牛", "山羊", "白兔", "熊猫", "锦鲤", "仙鹤", "孔雀", "海豚", "松鼠", "梅鹿",
     "晴空", "暖阳", "春雨", "秋月", "冬雪", "夏荷", "晨露", "晚霞",
 )
-SUPPRESSED = None  # a suppressed aggregate
 
 
 def masked_name(name: str) -> str:
@@ -40,26 +42,42 @@ def masked_name(name: str) -> str:
     return surname + "*" + (given[-1] if len(given) > 1 else "")
 
 
-def _candidate(secret: str, resident_id: str, attempt: int) -> str:
-    digest = hmac.new(secret.encode("utf-8"), f"{resident_id}\x00{attempt}".encode("utf-8"),
-                      hashlib.sha256).digest()
+MINOR_AGE = 14  # PIPL art. 28: personal information of children under 14 is sensitive
+NOTICE_CODE_LETTERS = "ACDEFGHJKLMNPQRTUVWXY"  # no digits, nothing to misread (B/8, I/1, O/0, S/5, Z/2)
+NOTICE_CODE_LENGTH = 6
+
+
+def _candidate(secret: str, key: str, attempt: int) -> str:
+    digest = hmac.new(secret.encode("utf-8"), f"{key}\x00{attempt}".encode("utf-8"), hashlib.sha256).digest()
     number = int.from_bytes(digest[:8], "big")
     word = PSEUDONYM_WORDS[number % len(PSEUDONYM_WORDS)]
     return f"{word}{number // len(PSEUDONYM_WORDS) % 10000:04d}"
 
 
-def pseudonyms(secret: str, residents: Iterable[Resident]) -> dict[str, str]:
-    """resident_id → pseudonym, unique; on a clash the later row takes its next candidate,
-    so adding residents at the bottom never changes anyone else's pseudonym."""
+def pseudonym_key(resident: Resident, year: int) -> str:
+    """What a pseudonym is made from: it changes every calendar year, with a new card and
+    when consent changes, so nobody can follow one name from year to year or card to card."""
+    return "\x00".join(("kit-pseudonym-v2", resident.resident_id, str(year), resident.card_token or "",
+                        "1" if resident.name_consent else "0"))
+
+
+def pseudonyms(secret: str, residents: Iterable[Resident], year: int) -> dict[str, str]:
+    """resident_id → this year's pseudonym, unique; on a clash the larger resident id takes
+    its next candidate, so re-sorting the 居民 sheet changes nobody's pseudonym."""
     taken: set[str] = set()
     found: dict[str, str] = {}
-    for resident in sorted(residents, key=lambda r: r.row):
-        attempt = 0
-        while (name := _candidate(secret, resident.resident_id, attempt)) in taken:
+    for resident in sorted(residents, key=lambda r: r.resident_id):
+        key, attempt = pseudonym_key(resident, year), 0
+        while (name := _candidate(secret, key, attempt)) in taken:
             attempt += 1
         taken.add(name)
         found[resident.resident_id] = name
     return found
+
+
+def is_minor(birth_year: int | None, on: dt.date) -> bool:
+    """Possibly under 14 on that date, going by the birth year alone."""
+    return birth_year is not None and on.year - birth_year <= MINOR_AGE
 
 
 @dataclass(frozen=True)
@@ -67,24 +85,25 @@ class Names:
     """How each resident is shown in public."""
 
     display: Mapping[str, str]  # resident_id → masked name or pseudonym
-    pseudonym: Mapping[str, str]  # resident_id → pseudonym (also printed on the card)
+    pseudonym: Mapping[str, str]  # resident_id → this year's pseudonym (also printed on the card)
 
 
-def public_names(secret: str, residents: Iterable[Resident]) -> Names:
+def public_names(secret: str, residents: Iterable[Resident], on: dt.date) -> Names:
+    """A masked name only with consent and never for a child; else this year's pseudonym."""
     residents = tuple(residents)
-    pseudo = pseudonyms(secret, residents)
-    display = {r.resident_id: masked_name(r.name) if r.name_consent else pseudo[r.resident_id]
-               for r in residents}
+    pseudo = pseudonyms(secret, residents, on.year)
+    display = {r.resident_id: masked_name(r.name) if r.name_consent and not is_minor(r.birth_year, on)
+               else pseudo[r.resident_id] for r in residents}
     return Names(display, pseudo)
 
 
-def suppress(counts: Mapping[str, int], people: Mapping[str, int], minimum: int,
-             complement: bool = True) -> dict[str, int | None]:
-    """Hide cells over fewer than `minimum` distinct residents (a cell over nobody is
-    no one's data), and when exactly one cell is hidden hide the next smallest too,
-    so a published total cannot reveal it (complement=False where no total is published)."""
-    hidden = {key for key, n in people.items() if 0 < n < minimum}
-    if complement and len(hidden) == 1 and len(people) > 1:
-        rest = sorted((n == 0, n, key) for key, n in people.items() if key not in hidden)
-        hidden.add(rest[0][2])  # the smallest cell that has people, if any
-    return {key: (SUPPRESSED if key in hidden else value) for key, value in counts.items()}
+def notice_code(secret: str, entry_id: str) -> str:
+    """A code for one notice line, shown again only on the resident's own page: it links
+    the line to nothing else (another entry of the same resident has an unrelated code)."""
+    digest = hmac.new(secret.encode("utf-8"), b"kit-notice-v1\x00" + entry_id.encode("utf-8"), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:8], "big")
+    letters = []
+    for _ in range(NOTICE_CODE_LENGTH):
+        number, index = divmod(number, len(NOTICE_CODE_LETTERS))
+        letters.append(NOTICE_CODE_LETTERS[index])
+    return "".join(letters)

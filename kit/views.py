@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from kit.ledger import Award, Ledger
 from kit.model import Bonus, Book, Rule
 from kit.wording import activity, plain_number
-from kit.privacy import Names, public_names, suppress
+from kit.disclosure import OTHER_ACTIVITIES, OTHER_GRIDS, Disclosure
+from kit.privacy import Names, notice_code, public_names
 from kit.schema import REWARD_KINDS, choice_label
 from kit.stats import Figures
 
@@ -101,11 +102,13 @@ class RankingView:
 
 @dataclass(frozen=True)
 class NoticeLine:
+    """One approved entry, linked to nobody: no name, no time of day, no bonus."""
+
     date: dt.date
-    name: str
-    grid: str
-    activity: str
-    points: int
+    code: str  # shown again only on the resident's own page (kit/privacy.notice_code)
+    grid: str  # or 其他网格
+    activity: str  # rule and quantity, or 其他活动
+    points: int  # the menu's points for it (rule points × quantity), before bonuses and caps
     under_appeal: bool
     deadline: dt.date
 
@@ -116,6 +119,7 @@ class NoticeView:
     end: dt.date
     days: int
     lines: tuple[NoticeLine, ...]
+    withheld_months: tuple[str, ...] = ()  # months with too few residents: their lines are not online
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ class SiteView:
 
 
 def site_context(book: Book, ledger: Ledger) -> SiteContext:
-    return SiteContext(book, ledger, public_names(book.settings.pseudonym_secret, book.residents))
+    return SiteContext(book, ledger, public_names(book.settings.pseudonym_secret, book.residents, ledger.as_of))
 
 
 def site_view(book: Book, ledger: Ledger, context: SiteContext | None = None) -> SiteView:
@@ -203,6 +207,7 @@ class SiteContext:
         self.active = {r.resident_id for r in book.residents if r.status == "active"}
         self.figures = Figures(book, ledger)
         self.awards = self.figures.awards  # in (date, row) order
+        self.disclosure = Disclosure(book, self.awards, self.as_of, self.minimum)
 
     def grid_of(self, resident_id: str) -> str:
         return self.grid_names.get(self.residents[resident_id].grid_id, "")
@@ -217,14 +222,14 @@ def _count(value: int, people: int, minimum: int) -> int | None:
 
 def home_view(c: SiteContext) -> HomeView:
     settings = c.book.settings
-    year = c.awards_between(dt.date(c.as_of.year, 1, 1), c.as_of)
-    people = {a.entry.resident_id for a in year}
+    year = c.disclosure.year(c.as_of.year)
     redeemed = [r for r in c.ledger.redemptions if r.date.year == c.as_of.year]
     redeemers = {r.resident_id for r in redeemed}
+    issued = sum(year.month_points.values())
     figures = (
-        Figure("在册居民", _count(len(c.active), len(c.active), c.minimum), "人"),
-        Figure(f"{c.as_of.year} 年参与居民", _count(len(people), len(people), c.minimum), "人"),
-        Figure(f"{c.as_of.year} 年发放积分", _count(sum(a.points for a in year), len(people), c.minimum), "分"),
+        Figure("居民", _count(len(year.population), len(year.population), c.minimum), "人"),
+        Figure(f"{c.as_of.year} 年参与居民", _count(len(year.took_part), len(year.took_part), c.minimum), "人"),
+        Figure(f"{c.as_of.year} 年发放积分", issued if year.total_shown else None, "分"),
         Figure(f"{c.as_of.year} 年兑换次数", _count(len(redeemed), len(redeemers), c.minimum), "次"),
         Figure("积分项目", sum(1 for r in c.book.rules if r.active), "项"),
         Figure("可兑换奖品", len(c.book.rewards), "种"),
@@ -283,13 +288,11 @@ def reward_lines(book: Book, ledger: Ledger) -> tuple[RewardLine, ...]:
 
 
 def period_totals(c: SiteContext, awards: list[Award]) -> dict[str, int]:
-    """Points of each active resident in the awards of a period."""
+    """Points of each resident in the awards of a period (moved-away residents included,
+    as in every other public figure)."""
     totals: Counter[str] = Counter()
-    active = c.active
     for award in awards:
-        rid = award.entry.resident_id
-        if rid in active:
-            totals[rid] += award.points
+        totals[award.entry.resident_id] += award.points
     return totals
 
 
@@ -312,11 +315,13 @@ def _by_grid(c: SiteContext, totals: dict[str, int]) -> dict[str, dict[str, int]
     return grids
 
 
-def _board(c: SiteContext, title: str, totals: dict[str, int]) -> Board:
+def _board(c: SiteContext, title: str, totals: dict[str, int], hidden: bool = False) -> Board:
     ranked = standings(c, totals)
-    if len(ranked) < c.minimum:
+    if hidden or len(ranked) < c.minimum:
         return Board(title, (), True)
-    rows = tuple(RankRow(rank, c.names.display[rid], c.grid_of(rid), points)
+    year = c.disclosure.year(c.as_of.year)
+    rows = tuple(RankRow(rank, c.names.display[rid], OTHER_GRIDS if c.residents[rid].grid_id in year.hidden_grids
+                         else c.grid_of(rid), points)
                  for rank, points, rid in ranked[:c.book.settings.ranking_size])
     return Board(title, rows, False)
 
@@ -326,9 +331,10 @@ def ranking_view(c: SiteContext) -> RankingView:
     month = period_totals(c, c.awards_between(c.as_of.replace(day=1), c.as_of))
     year_by_grid, month_by_grid = _by_grid(c, year), _by_grid(c, month)
     year_label, month_label = f"{c.as_of.year} 年", f"{c.as_of.year} 年 {c.as_of.month} 月"
+    hidden = c.disclosure.year(c.as_of.year).hidden_grids  # a hidden grid has no board at all
     grids = tuple(
-        (g.grid_name, _board(c, f"{g.grid_name} · {year_label}", year_by_grid.get(g.grid_id, {})),
-         _board(c, f"{g.grid_name} · {month_label}", month_by_grid.get(g.grid_id, {})))
+        (g.grid_name, _board(c, f"{g.grid_name} · {year_label}", year_by_grid.get(g.grid_id, {}), g.grid_id in hidden),
+         _board(c, f"{g.grid_name} · {month_label}", month_by_grid.get(g.grid_id, {}), g.grid_id in hidden))
         for g in c.book.grids
     )
     return RankingView(year_label, month_label,
@@ -338,56 +344,64 @@ def ranking_view(c: SiteContext) -> RankingView:
 
 
 def notice_view(c: SiteContext) -> NoticeView:
+    """The last notice_days days of approved entries, in an order that follows nothing
+    (date, then a keyed code), without names, times or bonuses; months with too few
+    residents are not listed at all (kit/disclosure.py)."""
     days = c.book.settings.notice_days
     start = c.as_of - dt.timedelta(days=days - 1)
-    lines = []
-    for award in reversed(c.awards_between(start, c.as_of)):
-        entry, rule = award.entry, c.rules[award.entry.rule_code]
+    secret = c.book.settings.pseudonym_secret
+    lines, withheld = [], set()
+    for award in c.awards_between(start, c.as_of):
+        entry = award.entry
+        if c.disclosure.month_hidden(entry.date):
+            withheld.add(f"{entry.date.year} 年 {entry.date.month} 月")
+            continue
+        rule = c.rules[entry.rule_code]
+        grid = c.disclosure.notice_grid(award)
+        shown = c.disclosure.category_shown(entry.rule_code, entry.date.year)
         lines.append(NoticeLine(
-            entry.date, c.names.display[entry.resident_id], c.grid_of(entry.resident_id),
-            activity(rule, entry), award.points,
+            entry.date, notice_code(secret, entry.entry_id), c.grid_names.get(grid, "") if grid else OTHER_GRIDS,
+            activity(rule, entry) if shown else OTHER_ACTIVITIES, int(rule.points * entry.quantity),
             entry.entry_id in c.ledger.under_appeal, entry.date + dt.timedelta(days=days)))
-    return NoticeView(start, c.as_of, days, tuple(lines))
+    lines.sort(key=lambda line: (-line.date.toordinal(), line.code))
+    return NoticeView(start, c.as_of, days, tuple(lines), tuple(sorted(withheld)))
 
 
 def dashboard_view(c: SiteContext, months: int = 12) -> DashboardView:
-    """Published aggregates (from kit.stats), with every small cell suppressed."""
-    minimum, figures = c.minimum, c.figures
-    series = figures.months(months)
-    shown_points: dict[str, int | None] = {}
-    shown_people: dict[str, int | None] = {}
-    for year in sorted({p.label[:4] for p in series}):
-        in_year = [p for p in series if p.label[:4] == year]
-        people = {p.label: p.took_part for p in in_year}
-        # this year's total is on the home page: hide its small months in pairs
-        pairs = year == str(c.as_of.year)
-        shown_points |= suppress({p.label: p.issued for p in in_year}, people, minimum, pairs)
-        shown_people |= suppress(people, people, minimum, pairs)
-    month_points = tuple(MonthPoint(p.label, shown_points[p.label], shown_people[p.label]) for p in series)
-
-    year = figures.period(str(c.as_of.year), dt.date(c.as_of.year, 1, 1), c.as_of)
-    shown = suppress(year.points_by_category, year.people_by_category, minimum)
-    shown_cat_people = suppress(year.people_by_category, year.people_by_category, minimum)
-    categories = tuple(Share(k, shown[k], shown_cat_people[k])
-                       for k in sorted(year.points_by_category, key=lambda k: -year.points_by_category[k]))
+    """Published aggregates, hidden by the one suppression pass (kit/disclosure.py)."""
+    minimum, d = c.minimum, c.disclosure
+    month_points = []
+    for back in range(months - 1, -1, -1):
+        start = _month_start(c.as_of, back)
+        year, label = d.year(start.year), f"{start:%Y-%m}"
+        hidden = label in year.hidden_months
+        month_points.append(MonthPoint(label, None if hidden else year.month_points.get(label, 0),
+                                       None if hidden else year.month_people.get(label, 0)))
+    year = d.year(c.as_of.year)
+    categories = tuple(
+        Share(k, None if k in year.hidden_categories else year.category_points[k],
+              None if k in year.hidden_categories else year.category_people[k])
+        for k in sorted(year.category_points, key=lambda k: -year.category_points[k]))
     names = {g.grid_id: g.grid_name for g in c.book.grids}
-    grids = _rates(year.by_grid, minimum, names)
-    ages = _rates(year.by_age, minimum, {})
-    hotspots = tuple(  # a hidden category's count must not come back through its community rate
+    grids = _rates(year.grid_residents, year.grid_participants, year.hidden_grids, names)
+    ages = _rates(year.age_residents, year.age_participants, year.hidden_ages, {})
+    start = dt.date(c.as_of.year, 1, 1)
+    hotspots = tuple(  # hidden grids and categories stay hidden here too
         HotspotLine(h.grid, h.category, h.rate if not 0 < h.participants < minimum else None, h.community_rate)
-        for h in figures.hotspots(year.start, year.end, minimum) if shown_cat_people.get(h.category) is not None)
-    return DashboardView(c.as_of.year, month_points, categories, grids, ages, hotspots, minimum)
+        for h in c.figures.hotspots(start, c.as_of, minimum)
+        if h.category not in year.hidden_categories and h.grid_id not in year.hidden_grids)
+    return DashboardView(c.as_of.year, tuple(month_points), categories, grids, ages, hotspots, minimum)
 
 
-def _rates(shares: dict, minimum: int, names: dict[str, str]) -> tuple[GridRate, ...]:
-    registered = {k: s.registered for k, s in shares.items()}
-    shown_registered = suppress(registered, registered, minimum)
-    shown_participants = suppress({k: s.participants for k, s in shares.items()},
-                                  {k: s.participants for k, s in shares.items()}, minimum)
+def _rates(residents: dict[str, int], participants: dict[str, int], hidden: frozenset[str],
+           names: dict[str, str]) -> tuple[GridRate, ...]:
     rates = []
-    for key in shares:
-        reg, part = shown_registered[key], shown_participants[key]
-        rates.append(GridRate(names.get(key, key), reg, part, part / reg if reg and part is not None else None))
+    for key in sorted(residents, key=lambda k: (k not in names, list(names).index(k) if k in names else 0, k)):
+        if key in hidden:
+            rates.append(GridRate(names.get(key, key), None, None, None))
+        else:
+            reg, part = residents[key], participants.get(key, 0)
+            rates.append(GridRate(names.get(key, key), reg, part, part / reg if reg else None))
     return tuple(rates)
 
 

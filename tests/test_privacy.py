@@ -1,21 +1,28 @@
-"""kit.privacy: masked names, keyed pseudonyms, small-cell suppression (PRODUCT.md, "Privacy")."""
+"""kit.privacy and kit.disclosure: masked names, keyed pseudonyms, notice codes, small-cell
+suppression (PRODUCT.md, "Privacy")."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import hmac
+import random
 
 import pytest
 
 from kit.model import Resident
-from kit.privacy import PSEUDONYM_WORDS, masked_name, public_names, pseudonyms, suppress
+from kit.disclosure import hide_small
+from kit.privacy import PSEUDONYM_WORDS, is_minor, masked_name, notice_code, public_names, pseudonyms
 
-SECRET = "privacy-test-secret-0123456789"
+SECRET = "5d0c1f3a9b7e24c68d1a0f93b2e47c51"
+YEAR = 2026
+ON = dt.date(2026, 6, 30)
 
 
 def resident(row: int, resident_id: str, name: str = "张三", consent: bool = False,
-             grid: str = "G1", status: str = "active") -> Resident:
-    return Resident(row, resident_id, name, grid, 1970, "13800000000", consent, None, status)
+             grid: str = "G1", status: str = "active", birth_year: int = 1970, token: str | None = None) -> Resident:
+    return Resident(row, resident_id, name, grid, birth_year, "13800000000", consent, token, status)
 
 
 def many(count: int, start: int = 0) -> list[Resident]:
@@ -69,14 +76,14 @@ def test_masked_name_never_shows_the_whole_name(name):
 
 def test_pseudonyms_are_stable_for_the_same_secret():
     residents = many(500)
-    first = pseudonyms(SECRET, residents)
-    assert first == pseudonyms(SECRET, residents)
-    assert first == pseudonyms(SECRET, list(reversed(residents)))  # sheet row decides, not list order
+    first = pseudonyms(SECRET, residents, YEAR)
+    assert first == pseudonyms(SECRET, residents, YEAR)
+    assert first == pseudonyms(SECRET, list(reversed(residents)), YEAR)
     assert set(first) == {r.resident_id for r in residents}
 
 
 def test_pseudonyms_look_like_a_word_and_four_digits():
-    for name in pseudonyms(SECRET, many(200)).values():
+    for name in pseudonyms(SECRET, many(200), YEAR).values():
         word, number = name[:-4], name[-4:]
         assert word in PSEUDONYM_WORDS
         assert number.isdigit()
@@ -84,15 +91,15 @@ def test_pseudonyms_look_like_a_word_and_four_digits():
 
 def test_pseudonyms_differ_for_another_secret():
     residents = many(500)
-    ours = pseudonyms(SECRET, residents)
-    theirs = pseudonyms("another-secret-9876543210", residents)
+    ours = pseudonyms(SECRET, residents, YEAR)
+    theirs = pseudonyms("another-secret-9876543210", residents, YEAR)
     same = sum(ours[rid] == theirs[rid] for rid in ours)
     assert same <= 2  # 1 in 1,000,000 per resident by chance
 
 
 def test_pseudonyms_unique_across_20000_residents():
     residents = many(20_000)
-    found = pseudonyms(SECRET, residents)
+    found = pseudonyms(SECRET, residents, YEAR)
     assert len(found) == 20_000
     assert len(set(found.values())) == 20_000
 
@@ -111,13 +118,13 @@ def _unkeyed(resident_id: str, digest_of) -> str:
 ], ids=["sha256", "sha256-attempt", "md5", "hmac-empty-key"])
 def test_pseudonym_is_not_a_keyless_hash_of_the_id(digest_of):
     residents = many(2_000)
-    found = pseudonyms(SECRET, residents)
+    found = pseudonyms(SECRET, residents, YEAR)
     matches = sum(found[r.resident_id] == _unkeyed(r.resident_id, digest_of) for r in residents)
     assert matches <= 2
 
 
 def test_pseudonym_does_not_contain_the_id():
-    for rid, name in pseudonyms(SECRET, many(1_000, start=1234)).items():
+    for rid, name in pseudonyms(SECRET, many(1_000, start=1234), YEAR).items():
         assert rid not in name
 
 
@@ -125,8 +132,8 @@ def test_adding_residents_at_the_bottom_keeps_existing_pseudonyms():
     # 20,000 residents in a 1,000,000-name space: ~200 clashes are resolved on the way,
     # so this also checks that a clash resolved for a new row never moves an old one.
     old = many(20_000)
-    before = pseudonyms(SECRET, old)
-    after = pseudonyms(SECRET, old + many(5_000, start=20_000))
+    before = pseudonyms(SECRET, old, YEAR)
+    after = pseudonyms(SECRET, old + many(5_000, start=20_000), YEAR)
     assert {rid: after[rid] for rid in before} == before
     assert len(set(after.values())) == 25_000
 
@@ -141,8 +148,8 @@ def test_public_names_use_the_masked_name_only_with_consent():
         resident(4, "R3", "欧阳振华", consent=True),
         resident(5, "R4", "王五", consent=False, status="moved"),
     ]
-    names = public_names(SECRET, residents)
-    expected_pseudo = pseudonyms(SECRET, residents)
+    names = public_names(SECRET, residents, ON)
+    expected_pseudo = pseudonyms(SECRET, residents, YEAR)
     assert dict(names.pseudonym) == expected_pseudo
     assert dict(names.display) == {
         "R1": "张*丰",
@@ -155,50 +162,81 @@ def test_public_names_use_the_masked_name_only_with_consent():
     assert "李" not in names.display["R2"] and "王" not in names.display["R4"]
 
 
-def test_public_names_pseudonym_ignores_consent_and_name():
-    """The card shows the pseudonym, so giving or withdrawing consent must not change it."""
-    consenting = public_names(SECRET, [resident(2, "R1", "张三丰", consent=True)])
-    refusing = public_names(SECRET, [resident(2, "R1", "张三", consent=False)])
-    assert consenting.pseudonym["R1"] == refusing.pseudonym["R1"] == refusing.display["R1"]
+def test_pseudonyms_rotate_every_year():
+    residents = many(1_000)
+    this_year, next_year = pseudonyms(SECRET, residents, 2026), pseudonyms(SECRET, residents, 2027)
+    assert sum(this_year[rid] == next_year[rid] for rid in this_year) <= 2
+
+
+def test_pseudonym_changes_with_a_new_card_and_with_consent():
+    """Reissue (a new token) and a change of consent each start a new pseudonym, so the old
+    one (on the lost card, or beside a masked name in an archive) leads nowhere."""
+    base = resident(2, "R1", "张三丰", consent=False, token="A" * 26)
+    reissued = dataclasses.replace(base, card_token="B" * 26)
+    consenting = dataclasses.replace(base, name_consent=True)
+    first_card = dataclasses.replace(base, card_token=None)
+    names = {pseudonyms(SECRET, [r], YEAR)["R1"] for r in (base, reissued, consenting, first_card)}
+    assert len(names) == 4
+    assert pseudonyms(SECRET, [base], YEAR) == pseudonyms(SECRET, [dataclasses.replace(base, name="张三")], YEAR)
+
+
+def test_children_are_never_shown_by_name():
+    """Under 14 by the birth year on the as-of date: a pseudonym whatever the consent cell says."""
+    residents = [resident(2, "R1", "张小明", consent=True, birth_year=2013),  # 13 in 2026
+                 resident(3, "R2", "李小红", consent=True, birth_year=2012),  # 13 or 14: maybe under 14
+                 resident(4, "R3", "王大伟", consent=True, birth_year=2011),  # 14 or 15
+                 resident(5, "R4", "赵敏", consent=True, birth_year=None)]
+    names = public_names(SECRET, residents, ON)
+    assert names.display["R1"] == names.pseudonym["R1"]
+    assert names.display["R2"] == names.pseudonym["R2"]
+    assert (names.display["R3"], names.display["R4"]) == ("王*伟", "赵*")
+    assert [is_minor(y, ON) for y in (2013, 2012, 2011, None)] == [True, True, False, False]
+
+
+# --- notice codes ---------------------------------------------------------------
+
+
+def test_notice_codes_are_letters_keyed_and_unrelated():
+    codes = [notice_code(SECRET, f"E{i:06d}") for i in range(5_000)]
+    assert all(len(c) == 6 and c.isalpha() and c.isupper() for c in codes)
+    assert len(set(codes)) >= 4_995  # 85 million codes: a clash among 5,000 is rare
+    assert notice_code(SECRET, "E000001") != notice_code("0" * 32, "E000001")
+    assert not set("BIOSZ0123456789") & set("".join(codes))
+    # neighbouring ids share no structure: the first letter is spread over the alphabet
+    assert len({c[0] for c in codes[:200]}) >= 18
 
 
 # --- suppression ----------------------------------------------------------------
 
 
-def test_suppress_hides_cells_under_the_minimum_and_one_more():
-    counts = {"A": 500, "B": 120, "C": 80, "D": 7}
-    people = {"A": 40, "B": 9, "C": 6, "D": 2}
-    assert suppress(counts, people, 5) == {"A": 500, "B": 120, "C": None, "D": None}
+def test_hide_small_hides_cells_under_the_minimum_and_one_more():
+    assert hide_small({"A": 40, "B": 9, "C": 6, "D": 2}, 5) == frozenset({"D", "C"})
 
 
-def test_suppress_complementary_takes_the_next_smallest_group():
-    counts = {"A": 10, "B": 999, "C": 20}
-    people = {"A": 30, "B": 7, "C": 3}
-    # C (3 people) is hidden; B (7) is the next smallest group, not the smallest count (A).
-    assert suppress(counts, people, 5) == {"A": 10, "B": None, "C": None}
+def test_hide_small_complement_takes_the_next_smallest_group():
+    # C (3 people) is hidden; B (7) is the next smallest group
+    assert hide_small({"A": 30, "B": 7, "C": 3}, 5) == frozenset({"B", "C"})
 
 
-def test_suppress_cell_at_the_minimum_is_shown():
-    assert suppress({"A": 50, "B": 60}, {"A": 5, "B": 5}, 5) == {"A": 50, "B": 60}
+def test_hide_small_cell_at_the_minimum_is_shown():
+    assert hide_small({"A": 5, "B": 5}, 5) == frozenset()
 
 
-def test_suppress_nothing_when_all_groups_are_large():
-    counts = {"A": 1, "B": 2, "C": 3}
-    people = {"A": 5, "B": 6, "C": 100}
-    assert suppress(counts, people, 5) == counts
+def test_hide_small_two_hidden_need_no_extra():
+    assert hide_small({"A": 20, "B": 6, "C": 4, "D": 1}, 5) == frozenset({"C", "D"})
 
 
-def test_suppress_two_hidden_need_no_extra():
-    counts = {"A": 100, "B": 50, "C": 4, "D": 3}
-    people = {"A": 20, "B": 6, "C": 4, "D": 1}
-    assert suppress(counts, people, 5) == {"A": 100, "B": 50, "C": None, "D": None}
+def test_hide_small_single_cell_and_empty_cells():
+    assert hide_small({"A": 2}, 5) == frozenset({"A"})
+    assert hide_small({"A": 9}, 5) == frozenset()
+    assert hide_small({"A": 0, "B": 2, "C": 50}, 5) == frozenset({"B", "C"})  # a cell over nobody is no one's
 
 
-def test_suppress_single_cell():
-    assert suppress({"A": 12}, {"A": 2}, 5) == {"A": None}
-    assert suppress({"A": 12}, {"A": 9}, 5) == {"A": 12}
+def test_hide_small_extra_keys_count_as_hidden():
+    """A grid hidden for the year is hidden in each month's notice too, with a complement."""
+    assert hide_small({"G1": 50, "G2": 30, "G3": 40}, 5, extra={"G2"}) == frozenset({"G2", "G3"})
+    assert hide_small({"G1": 50}, 5, extra={"G9"}) == frozenset()  # not in this month at all
 
 
-def test_suppress_minimum_one_shows_everything():
-    counts = {"A": 3, "B": 4}
-    assert suppress(counts, {"A": 1, "B": 1}, 1) == counts
+def test_hide_small_minimum_one_shows_everything():
+    assert hide_small({"A": 1, "B": 1}, 1) == frozenset()

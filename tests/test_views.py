@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ import pytest
 from kit.ledger import compute
 from kit.model import (Appeal, Bonus, Book, Entry, Grid, Redemption, Resident, Reward, Rule,
                        Settings, Staff)
-from kit.privacy import public_names
+from kit.privacy import notice_code, public_names
 from kit.views import config_text, site_view
 
 D = dt.date
@@ -125,18 +126,23 @@ def ledger(built):
     return built[1]
 
 
-NAMES = public_names(SECRET, RESIDENTS)
+NAMES = public_names(SECRET, RESIDENTS, AS_OF)
 GRID_NAME = {g.grid_id: g.grid_name for g in GRIDS}
 RESIDENT = {r.resident_id: r for r in RESIDENTS}
+HIDDEN_GRIDS = {"G2", "G3"}  # 2026: G3 has one participant, G2 (3) is hidden with it (complement)
 
 
 def expected_board(ledger, start: dt.date, end: dt.date, grid: str | None = None, size: int = 5):
-    """[(rank, display name, grid name, points)] from the ledger, or None when suppressed."""
+    """[(rank, display name, grid name, points)] from the ledger, or None when suppressed.
+
+    Everyone who earned points counts, moved-away residents too (as in every public figure);
+    residents of a hidden grid show 其他网格, and a hidden grid has no board."""
+    if grid in HIDDEN_GRIDS:
+        return None
     totals: Counter[str] = Counter()
     for award in ledger.awards.values():
         rid = award.entry.resident_id
-        if start <= award.entry.date <= end and RESIDENT[rid].status == "active" \
-                and (grid is None or RESIDENT[rid].grid_id == grid):
+        if start <= award.entry.date <= end and (grid is None or RESIDENT[rid].grid_id == grid):
             totals[rid] += award.points
     ranked = sorted(((p, NAMES.display[rid], rid) for rid, p in totals.items() if p > 0),
                     key=lambda t: (-t[0], t[1]))
@@ -145,7 +151,8 @@ def expected_board(ledger, start: dt.date, end: dt.date, grid: str | None = None
     rows = []
     for index, (points, name, rid) in enumerate(ranked[:size]):
         rank = rows[-1][0] if rows and rows[-1][3] == points else index + 1
-        rows.append((rank, name, GRID_NAME[RESIDENT[rid].grid_id], points))
+        grid_id = RESIDENT[rid].grid_id
+        rows.append((rank, name, "其他网格" if grid_id in HIDDEN_GRIDS else GRID_NAME[grid_id], points))
     return rows
 
 
@@ -173,19 +180,19 @@ def test_community_year_ranking_equals_the_ledger(view, ledger):
     assert board.title == "全社区 · 2026 年"
     assert not board.suppressed
     assert board_rows(board) == expected_board(ledger, D(2026, 1, 1), AS_OF)
-    # written out: R02 80+20, R05 40+24, R01 30+10 (2025 not counted), R04 16+20, R03 20+15
-    assert [(r.rank, r.points) for r in board.rows] == [(1, 100), (2, 64), (3, 40), (3, 40), (5, 36)]
+    # written out: R02 80+20, R05 40+24, R01 30+10 (2025 not counted), R06 20+20, R09 40 (moved)
+    assert [(r.rank, r.points) for r in board.rows] == [(1, 100), (2, 64), (3, 40), (3, 40), (3, 40)]
     assert board.rows[0].name == NAMES.display["R02"]
-    assert board.rows[1].name == "孙*"
-    assert {board.rows[2].name, board.rows[3].name} == {"张*丰", NAMES.display["R06"]}
+    assert (board.rows[1].name, board.rows[1].grid) == ("孙*", "其他网格")  # G2 is hidden this year
+    assert {r.name for r in board.rows[2:]} == {"张*丰", NAMES.display["R06"], "冯*一"}
 
 
 def test_community_month_ranking_equals_the_ledger(view, ledger):
     board = view.ranking.community[1]
     assert board.title == "全社区 · 2026 年 6 月"
     assert board_rows(board) == expected_board(ledger, D(2026, 6, 1), AS_OF)
-    # R05 24; R02, R04, R06 20 share rank 2; R03 15 is fifth; R01 10 is cut by ranking_size
-    assert [(r.rank, r.points) for r in board.rows] == [(1, 24), (2, 20), (2, 20), (2, 20), (5, 15)]
+    # R09 40 (moved); R05 24; R02, R04, R06 20 share rank 3; R03 15 and R01 10 are cut by ranking_size
+    assert [(r.rank, r.points) for r in board.rows] == [(1, 40), (2, 24), (3, 20), (3, 20), (3, 20)]
 
 
 def test_ties_share_a_rank_and_are_ordered_by_name(view):
@@ -203,14 +210,17 @@ def test_ranking_shows_only_ranking_size_rows():
     assert view.ranking.size == 3
 
 
-def test_moved_residents_are_not_ranked(view, ledger):
+def test_moved_residents_count_in_the_rankings_as_in_every_figure(view, ledger):
+    """One population everywhere (kit/disclosure.py): R09 moved in June after patrolling; the
+    boards, the home figures and the grid table all count R09, so no difference between
+    them singles anyone out, and past figures never change when someone moves."""
     moved_name = NAMES.display["R09"]
-    assert ledger.accounts["R09"].earned == 40  # counted in the ledger
-    for _, year, month in view.ranking.grids:
-        for board in (year, month):
-            assert moved_name not in [r.name for r in board.rows]
-    for board in view.ranking.community:
-        assert moved_name not in [r.name for r in board.rows]
+    assert ledger.accounts["R09"].earned == 40
+    assert moved_name in [r.name for r in view.ranking.community[0].rows]
+    figures = {f.label: f.value for f in view.home.figures}
+    assert figures["2026 年参与居民"] == 9  # R01–R09
+    assert sum(g.participants for g in site_view(dataclasses.replace(
+        BOOK, settings=dataclasses.replace(SETTINGS, min_group_size=1)), compute(BOOK, AS_OF)).dashboard.grids) == 9
 
 
 def test_grid_boards(view, ledger):
@@ -223,25 +233,25 @@ def test_grid_boards(view, ledger):
         assert board_rows(year) == expected_board(ledger, D(2026, 1, 1), AS_OF, grid.grid_id)
         assert board_rows(month) == expected_board(ledger, D(2026, 6, 1), AS_OF, grid.grid_id)
     g1_year, g1_month = boards["第一网格"]
-    assert [r.points for r in g1_year.rows] == [100, 40, 36, 35]  # R09 (moved) left out
+    assert [r.points for r in g1_year.rows] == [100, 40, 40, 36, 35]  # R09 (moved) counted
     assert {r.grid for r in g1_year.rows} == {"第一网格"}
 
 
-def test_grid_boards_with_too_few_participants_are_suppressed(view):
+def test_grid_boards_of_hidden_grids_are_suppressed(view):
+    """第三网格: only R08 took part this year, so its figures are hidden, and 第二网格 (the next
+    smallest) with it; a board listing 第二网格's 3 residents would give its hidden count back."""
     boards = {name: (year, month) for name, year, month in view.ranking.grids}
-    # 第三网格: only R08 took part this year; 第二网格 in June: R05 and R06 (min 3)
-    assert boards["第三网格"][0].suppressed and boards["第三网格"][0].rows == ()
-    assert boards["第三网格"][1].suppressed and boards["第三网格"][1].rows == ()
-    assert boards["第二网格"][1].suppressed and boards["第二网格"][1].rows == ()
-    assert not boards["第二网格"][0].suppressed  # R05, R06, R07 this year: exactly the minimum
-    assert len(boards["第二网格"][0].rows) == 3
+    for grid in ("第二网格", "第三网格"):
+        for board in boards[grid]:
+            assert board.suppressed and board.rows == ()
+    assert not boards["第一网格"][0].suppressed
 
 
 def test_community_board_suppressed_below_the_minimum():
     book = dataclasses.replace(BOOK, settings=dataclasses.replace(SETTINGS, min_group_size=8))
     view, _ = build(book)
-    assert view.ranking.community[1].suppressed  # 6 active residents in June
-    assert view.ranking.community[0].suppressed is False  # 8 active residents this year
+    assert view.ranking.community[1].suppressed  # 7 residents in June
+    assert view.ranking.community[0].suppressed is False  # 9 residents this year
     assert view.ranking.min_group_size == 8
 
 
@@ -257,37 +267,65 @@ def test_notice_window(view):
 def test_notice_lists_exactly_the_counted_entries_of_the_window(view, ledger):
     start = AS_OF - dt.timedelta(days=6)
     counted = [a for a in ledger.awards.values() if start <= a.entry.date <= AS_OF]
-    expected = sorted(
-        ((a.entry.date, NAMES.display[a.entry.resident_id], GRID_NAME[RESIDENT[a.entry.resident_id].grid_id],
-          a.points, a.entry.entry_id in ledger.under_appeal, a.entry.date + dt.timedelta(days=7))
-         for a in counted),
-        key=lambda t: t[0], reverse=True)
-    lines = [(l.date, l.name, l.grid, l.points, l.under_appeal, l.deadline) for l in view.notice.lines]
-    assert sorted(lines) == sorted(expected)
-    assert [l[0] for l in lines] == [e[0] for e in expected]  # newest first
+    expected = sorted((a.entry.date, notice_code(SECRET, a.entry.entry_id), a.entry.entry_id in ledger.under_appeal,
+                       a.entry.date + dt.timedelta(days=7)) for a in counted)
+    lines = [(l.date, l.code, l.under_appeal, l.deadline) for l in view.notice.lines]
+    assert sorted(lines) == expected
     # E13 (06-24, first day), E19, E14, E15, E16; not E12 (06-23), pending E17, rejected E20,
     # badly reviewed E21, nor E18 (after the as-of date)
     assert [l.date for l in view.notice.lines] == [D(2026, 6, 30), D(2026, 6, 28), D(2026, 6, 26),
                                                    D(2026, 6, 25), D(2026, 6, 24)]
+    assert view.notice.withheld_months == ()
 
 
-def test_notice_line_details(view):
+def test_notice_lines_name_nobody_and_show_the_menu_points(view):
+    """No name or pseudonym, no time, no bonus: the points are the menu's (rule × quantity)."""
     by_date = {l.date: l for l in view.notice.lines}
     appealed = by_date[D(2026, 6, 30)]
     assert appealed.under_appeal is True
-    assert appealed.name == NAMES.display["R06"]
-    assert appealed.grid == "第二网格"
-    assert appealed.activity == "矛盾调解 1 次"
+    assert appealed.activity == "其他活动"  # 矛盾调解 has 2 residents this year: a hidden category
     assert appealed.points == 20
     assert appealed.deadline == D(2026, 7, 7)
     corrected = by_date[D(2026, 6, 28)]
-    assert corrected.points == 24  # after the correction, not the 16 recorded
-    assert corrected.under_appeal is False
-    assert corrected.name == "孙*"
+    assert corrected.points == 16  # 8 × 2 on the menu; the correction to 24 shows on R05's own page
     assert corrected.activity == "志愿服务 2 小时"
-    assert by_date[D(2026, 6, 24)].points == 15
-    assert by_date[D(2026, 6, 24)].deadline == D(2026, 7, 1)
+    night = by_date[D(2026, 6, 26)]
+    assert (night.activity, night.points) == ("治安巡逻 1 小时", 10)  # awarded 20 with the night bonus
+    assert by_date[D(2026, 6, 24)].points == 10  # 5 × 2 before the summer ×1.5
     assert sum(l.under_appeal for l in view.notice.lines) == 1
+    names = set(NAMES.display.values()) | set(NAMES.pseudonym.values())
+    for line in view.notice.lines:
+        assert not set(_strings(line)) & names
+        assert re.fullmatch(r"[ACDEFGHJKLMNPQRTUVWXY]{6}", line.code)
+    assert len({l.code for l in view.notice.lines}) == len(view.notice.lines)
+
+
+def test_notice_grids_of_small_groups_read_other_grids(view):
+    """June: G1 has 5 residents, G2 only 2 (and is hidden this year): G2 cannot be named,
+    and as the only one it would be recognised, so G1 joins it as 其他网格."""
+    assert {l.grid for l in view.notice.lines} == {"其他网格"}
+    book = dataclasses.replace(BOOK, settings=dataclasses.replace(SETTINGS, min_group_size=1))
+    wider, _ = build(book)
+    assert {l.grid for l in wider.notice.lines} == {"第一网格", "第二网格"}
+
+
+def test_notice_rows_do_not_follow_the_time_of_day():
+    same_day = tuple(entry(30 + i, D(2026, 6, 29), f"R0{1 + i % 7}", "XL", 1, time=T(6 + i, 0)) for i in range(7))
+    view, _ = build(dataclasses.replace(BOOK, entries=ENTRIES + same_day))
+    day = [l for l in view.notice.lines if l.date == D(2026, 6, 29)]
+    assert [l.code for l in day] == sorted(l.code for l in day)
+    by_row = [notice_code(SECRET, e.entry_id) for e in same_day]  # in time order
+    assert [l.code for l in day] != by_row
+
+
+def test_notice_withholds_a_month_with_too_few_residents():
+    """As of 2026-07-02 July has one resident (R01, E18): the month's cell is hidden on the
+    dashboard, so its notice lines are not listed either (their sum would give it back)."""
+    view, _ = build(as_of=D(2026, 7, 2))
+    assert view.notice.withheld_months == ("2026 年 7 月",)
+    assert all(l.date.month == 6 for l in view.notice.lines)
+    july = next(m for m in view.dashboard.months if m.month == "2026-07")
+    assert (july.points, july.participants) == (None, None)
 
 
 def test_notice_days_setting():
@@ -366,10 +404,11 @@ def test_rewards_stock_left(view, ledger):
 def test_home_figures(view, ledger):
     figures = {f.label: (f.value, f.unit) for f in view.home.figures}
     year_points = sum(a.points for a in ledger.awards.values() if a.entry.date.year == 2026)
+    assert year_points == 389
     assert figures == {
-        "在册居民": (9, "人"),
+        "居民": (10, "人"),  # 9 registered and R09, who took part before moving
         "2026 年参与居民": (9, "人"),
-        "2026 年发放积分": (year_points, "分"),
+        "2026 年发放积分": (None, "分"),  # January had one resident: its month is hidden, so is the total
         "2026 年兑换次数": (3, "次"),
         "积分项目": (4, "项"),
         "可兑换奖品": (3, "种"),
@@ -377,6 +416,13 @@ def test_home_figures(view, ledger):
     assert view.home.site_name == "幸福社区积分"
     assert view.home.organization == "幸福街道综治中心"
     assert view.home.as_of == AS_OF
+
+
+def test_home_year_total_is_shown_when_no_month_is_hidden(ledger):
+    book = dataclasses.replace(BOOK, settings=dataclasses.replace(SETTINGS, min_group_size=1))
+    view, _ = build(book)
+    figures = {f.label: f.value for f in view.home.figures}
+    assert figures["2026 年发放积分"] == 389 == sum(m.points for m in view.dashboard.months if m.month >= "2026")
 
 
 # --- dashboard --------------------------------------------------------------------
@@ -390,22 +436,15 @@ def test_dashboard_monthly_series(view, ledger):
     by_month = defaultdict(list)
     for award in ledger.awards.values():
         by_month[award.entry.date.strftime("%Y-%m")].append(award)
-    small_by_year = defaultdict(int)
-    complements = defaultdict(int)
     for point in months:
         awards = by_month.get(point.month, [])
         people = len({a.entry.resident_id for a in awards})
         if people == 0:
             assert (point.points, point.participants) == (0, 0)  # nobody's data: nothing to hide
         elif people < SETTINGS.min_group_size:
-            small_by_year[point.month[:4]] += 1
             assert (point.points, point.participants) == (None, None)
-        elif point.points is None:  # hidden as the complement of a lone small month of its year
-            complements[point.month[:4]] += 1
-        else:
+        else:  # no month is hidden as a complement: the year total is hidden instead
             assert (point.points, point.participants) == (sum(a.points for a in awards), people)
-    for year, hidden in complements.items():
-        assert hidden == 1 and small_by_year[year] == 1
     june = months[-1]
     assert (june.points, june.participants) == (10 + 20 + 15 + 20 + 24 + 20 + 40, 7)
     assert months[5] == type(months[5])("2025-12", None, None)  # one resident that month
@@ -452,11 +491,11 @@ def test_dashboard_categories_nothing_hidden_when_all_large():
 
 
 def test_dashboard_grid_participation_with_complementary_suppression(view):
-    # registered (active): G1 4, G2 3, G3 2 → G3 hidden and G2, the next smallest, too;
-    # participants this year: G1 4, G2 3, G3 1 → the same
+    # residents (registered, and R09 who took part before moving): G1 5, G2 3, G3 2;
+    # participants this year: G1 5, G2 3, G3 1 → G3 hidden, and G2, the next smallest, too
     rates = {g.grid: (g.registered, g.participants, g.rate) for g in view.dashboard.grids}
     assert rates == {
-        "第一网格": (4, 4, 1.0),
+        "第一网格": (5, 5, 1.0),
         "第二网格": (None, None, None),
         "第三网格": (None, None, None),
     }
@@ -467,10 +506,13 @@ def test_dashboard_grid_participation_all_shown():
     view, _ = build(book)
     rates = {g.grid: (g.registered, g.participants, g.rate) for g in view.dashboard.grids}
     assert rates == {
-        "第一网格": (4, 4, 1.0),
+        "第一网格": (5, 5, 1.0),
         "第二网格": (3, 3, 1.0),
         "第三网格": (2, 1, 0.5),
     }
+    figures = {f.label: f.value for f in view.home.figures}  # the same residents on every page
+    assert figures["居民"] == 10 == sum(g.registered for g in view.dashboard.grids)
+    assert figures["2026 年参与居民"] == 9 == sum(g.participants for g in view.dashboard.grids)
 
 
 def test_dashboard_year_and_minimum(view):

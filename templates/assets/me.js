@@ -64,7 +64,9 @@
     lines.forEach(function (line) {
       var row = el("tr");
       row.appendChild(el("td", null, line.date));
-      row.appendChild(el("td", null, line.text));
+      var what = el("td", null, line.text);
+      if (line.code) { what.appendChild(el("small", "kit-me-code", "公示编码 " + line.code)); }
+      row.appendChild(what);
       row.appendChild(el("td", "kit-me-points", signed(line.points)));
       row.appendChild(el("td", null, line.status));
       body.appendChild(row);
@@ -87,7 +89,7 @@
     }
     var facts = el("ul", "kit-me-facts");
     facts.appendChild(el("li", null, "累计获得 " + data.earned + " 分，已兑换 " + data.redeemed + " 分，到期减少 " + data.decayed + " 分"));
-    facts.appendChild(el("li", null, "排行榜上的名字：" + data.display_name + (data.display_name !== data.pseudonym ? "（化名 " + data.pseudonym + "）" : "")));
+    facts.appendChild(el("li", null, "排行榜上的名字：" + data.display_name + (data.display_name !== data.pseudonym ? "（化名 " + data.pseudonym + "）" : "") + "；化名每年 1 月 1 日更换"));
     facts.appendChild(el("li", null, data.rank ? "今年全社区排名：第 " + data.rank + " 名（共 " + data.ranked + " 人有积分）" : "今年还没有积分，快来参加活动吧"));
     facts.appendChild(el("li", null, "所在网格：" + data.grid));
     facts.appendChild(el("li", "kit-me-asof", "数据更新至 " + data.as_of));
