@@ -1,11 +1,13 @@
 """Every published page carries a strict Content-Security-Policy, and nothing on a page
 may load from another host.
 
-After mkdocs has written the site, each page is read once: the theme's own inline
-scripts (outside the page content) are hashed into the page's policy; a script in
-the page content must be one of the kit's files; an event-handler attribute, a
-`javascript:` address or anything loaded from another host stops the build. The
-policy goes in as a <meta> right after the charset, before any script.
+After mkdocs has written the site, each page is read once. An inline script is
+allowed only if the theme wrote the same one into 404.html, the one page no docs/
+content reaches (up to the relative path each page gives the theme), and is then
+hashed into that page's policy; a script loaded by a page must be one of the kit's
+files; an event-handler attribute, a `javascript:` address or anything loaded
+from another host stops the build. The policy goes in as a <meta> right after the
+charset, before any script.
 """
 
 from __future__ import annotations
@@ -35,24 +37,32 @@ _LINK_LOADS = {"stylesheet", "icon", "preload", "prefetch", "preconnect", "dns-p
 _CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)", re.I)
 _URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background", "cite"}
 KIT_SCRIPTS = ("kit-crypto.js", "me.js", "quiz.js")
+# the theme's bundle and the kit's own scripts, wherever the page sits
+_OWN_SCRIPT = re.compile(r"(^|/)assets/(javascripts/bundle\.[0-9a-f]+\.min\.js|"
+                         + "|".join(re.escape(n) for n in KIT_SCRIPTS) + ")$")
 
 
 class UnsafePage(KitError):
     code = "unsafe-page"
 
 
+_PAGE_BASE = re.compile(r'new URL\("[^"]*",location\)')  # the one thing in a theme script that differs per page
+
+
+def _shape(script: str) -> str:
+    return _PAGE_BASE.sub("new URL(_,location)", script)
+
+
 class _Page(HTMLParser):
-    def __init__(self):
+    def __init__(self, theme_scripts: frozenset[str] | None):
         super().__init__(convert_charrefs=True)
-        self.inline: list[str] = []  # theme scripts, to hash
+        self.theme_scripts = theme_scripts  # None: reading 404.html, whose scripts are the theme's
+        self.inline: list[str] = []  # scripts to hash
         self.faults: list[str] = []
-        self.depth = 0  # inside <article>: the page's own content
         self._script: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
         attrs = [(k.lower(), v or "") for k, v in attrs]
-        if tag == "article":
-            self.depth += 1
         for key, value in attrs:
             if key.startswith("on"):
                 self.faults.append(f"<{tag}> 带有事件脚本属性 {key}")
@@ -70,19 +80,19 @@ class _Page(HTMLParser):
             src = dict(attrs).get("src")
             kind = dict(attrs).get("type", "").lower()
             if src is not None:
-                if self.depth and src.rsplit("/", 1)[-1] not in KIT_SCRIPTS:
-                    self.faults.append(f"页面内容里加载了脚本 {src[:80]}")
+                if not _OWN_SCRIPT.search(src):
+                    self.faults.append(f"页面加载了不属于网站的脚本 {src[:80]}")
             elif kind not in ("application/json", "application/ld+json"):
                 self._script = []
-                if self.depth:
-                    self.faults.append("页面内容里写了 <script> 脚本")
 
     def handle_endtag(self, tag):
-        if tag == "article" and self.depth:
-            self.depth -= 1
         if tag == "script" and self._script is not None:
-            self.inline.append("".join(self._script))
+            script = "".join(self._script)
             self._script = None
+            if self.theme_scripts is not None and _shape(script) not in self.theme_scripts:
+                self.faults.append("页面里写了 <script> 脚本")
+            else:
+                self.inline.append(script)
 
     def handle_data(self, data):
         if self._script is not None:
@@ -102,11 +112,23 @@ def _hash(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"
 
 
-def policy_for(html: str) -> tuple[str, list[str]]:
-    """(this page's policy, what on it is not allowed)."""
-    page = _Page()
+def _read(html: str, theme_scripts: frozenset[str] | None) -> _Page:
+    page = _Page(theme_scripts)
     page.feed(_META_RE.sub("", html))
     page.close()
+    return page
+
+
+def theme_scripts(site: Path) -> frozenset[str]:
+    """The inline scripts the theme writes on every page, read from 404.html."""
+    page = site / "404.html"
+    return frozenset(_shape(s) for s in _read(page.read_text(encoding="utf-8"), None).inline) if page.is_file() \
+        else frozenset()
+
+
+def policy_for(html: str, allowed: frozenset[str]) -> tuple[str, list[str]]:
+    """(this page's policy, what on it is not allowed)."""
+    page = _read(html, allowed)
     hashes = "".join(" " + h for h in sorted({_hash(s) for s in page.inline}))
     return POLICY.format(hashes=hashes), page.faults
 
@@ -114,9 +136,10 @@ def policy_for(html: str) -> tuple[str, list[str]]:
 def secure_pages(site: Path) -> int:
     """Put the policy into every page of site; refuse a page that loads from elsewhere."""
     pages = sorted(site.rglob("*.html"))
+    allowed = theme_scripts(site)
     for path in pages:
         html = path.read_text(encoding="utf-8")
-        policy, faults = policy_for(html)
+        policy, faults = policy_for(html, allowed)
         where = path.relative_to(site).as_posix()
         if faults:
             raise UnsafePage(f"网站页面 {where} 不安全：{'；'.join(dict.fromkeys(faults))}。公开网站只能使用本网站自己的"
@@ -146,11 +169,12 @@ def check_pages(site: Path) -> list[str]:
     A page must carry exactly one policy, before its first script, that allows every
     inline script on it and nothing from elsewhere."""
     wrong = []
+    allowed = theme_scripts(site)
     for path in sorted(site.rglob("*.html")):
         html = path.read_text(encoding="utf-8")
         where = path.relative_to(site).as_posix()
         found = page_policy(html)
-        expected, faults = policy_for(html)
+        expected, faults = policy_for(html, allowed)
         first_script = html.find("<script")
         if found is None:
             wrong.append(f"{where}: no single Content-Security-Policy")

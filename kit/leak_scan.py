@@ -15,6 +15,7 @@ import gzip
 import html
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,8 @@ MIN_FREE_TEXT = 6  # notes and reasons shorter than this are ordinary words
 MIN_DIGIT_ID = 6  # a shorter all-digit id cannot be told from any number on a page
 PHONE_TAIL = 8  # the last 8 digits of a phone identify it
 _DIGIT_RUN = re.compile(r"\d(?:[\s\-.]?\d){6,}")
-_BASE32_RUN = re.compile(r"[A-Z2-7](?:-?[A-Z2-7]){25,}")
+_BASE32_RUN = re.compile(r"[A-Z2-7](?:[-\s]?[A-Z2-7]){25,}")  # grouped by dashes or spaces, as typed
+_TAG = re.compile(r"<[^<>]*>")
 _WORD = re.compile(r"[A-Za-z0-9]")
 
 
@@ -56,7 +58,7 @@ class Leak:
 
 
 def _text(value: str | None) -> str:
-    return SPACES.sub("", value or "")
+    return unicodedata.normalize("NFKC", SPACES.sub("", value or ""))
 
 
 def personal_data(book: Book, public_words: Iterable[str] = (), kit_text: str = "") -> tuple[
@@ -83,7 +85,7 @@ def personal_data(book: Book, public_words: Iterable[str] = (), kit_text: str = 
         where = f"“居民”表第 {r.row} 行"
         add(r.name, "居民姓名", where)
         add_id(r.resident_id, "居民编号", where)
-        digits = re.sub(r"\D", "", r.phone or "")
+        digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", r.phone or ""))
         if len(digits) >= PHONE_TAIL:
             phones.setdefault(digits[-PHONE_TAIL:], Secret("居民手机号码", where))
         if r.card_token:
@@ -129,7 +131,10 @@ def readable_text(name: str, data: bytes) -> str:
         except ValueError:
             pass
     joined = "\n".join(parts)
-    return ZERO_WIDTH.sub("", joined + "\n" + html.unescape(joined))
+    joined += "\n" + html.unescape(joined)
+    if name.endswith((".html", ".xml", ".svg", ".json")):  # 张<strong>宝</strong>三 reads 张宝三
+        joined += "\n" + _TAG.sub("", joined)
+    return ZERO_WIDTH.sub("", joined)
 
 
 def _json_strings(value) -> list[str]:
@@ -152,6 +157,7 @@ class Scanner:
             self.automaton.make_automaton()
 
     def scan_text(self, text: str) -> list[Secret]:
+        text = unicodedata.normalize("NFKC", text)  # full-width digits and letters read as ASCII
         found: list[Secret] = []
         if self.strings:
             for end, (length, secret) in self.automaton.iter(text):
@@ -167,7 +173,7 @@ class Scanner:
                           if digits[i:i + PHONE_TAIL] in self.phones]
         if self.tokens:
             for run in _BASE32_RUN.findall(text.upper()):
-                compact = run.replace("-", "")
+                compact = re.sub(r"[-\s]", "", run)
                 found += [self.tokens[compact[i:i + 26]] for i in range(len(compact) - 25)
                           if compact[i:i + 26] in self.tokens]
         return found

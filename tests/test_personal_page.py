@@ -224,7 +224,7 @@ def test_workbook_exercises_every_status(validated, views):
     assert set(views) == set(VALID_TOKENS)
     one = views[T1]
     assert (one.balance, one.earned, one.redeemed, one.decayed, one.expiring_30d) == (95, 125, 15, 15, 5)
-    assert (one.rank, one.ranked, one.display_name, one.grid) == (1, 4, "张*丰", "第一网格")
+    assert (one.rank, one.ranked, one.display_name, one.grid) == (1, 5, "张*丰", "第一网格")  # R6 moved: counted
     statuses = [line.status for line in one.entries]
     assert statuses == ["未通过", "待审核", "申诉后更正（原 10 分）", "申诉中", "已计分",
                         "已计分（超过每日上限，少计 10 分）", "已计分", "已计分", "已计分"]
@@ -345,7 +345,8 @@ def _signed(points: int | None) -> str:
 
 def expected_page(v: PersonalView) -> dict:
     """What the page must show for view v."""
-    name = "排行榜上的名字：" + v.display_name + (f"（化名 {v.pseudonym}）" if v.display_name != v.pseudonym else "")
+    name = ("排行榜上的名字：" + v.display_name + (f"（化名 {v.pseudonym}）" if v.display_name != v.pseudonym else "")
+            + "；化名每年 1 月 1 日更换")
     rank = (f"今年全社区排名：第 {v.rank} 名（共 {v.ranked} 人有积分）" if v.rank
             else "今年还没有积分，快来参加活动吧")
     return {
@@ -354,7 +355,8 @@ def expected_page(v: PersonalView) -> dict:
         "expiring": f"注意：30 天内有 {v.expiring_30d} 分将到期减少，请尽早兑换。" if v.expiring_30d > 0 else None,
         "facts": [f"累计获得 {v.earned} 分，已兑换 {v.redeemed} 分，到期减少 {v.decayed} 分", name, rank,
                   f"所在网格：{v.grid}", f"数据更新至 {v.as_of}"],
-        "blocks": [{"title": title, "rows": [[line.date, line.text, _signed(line.points), line.status]
+        "blocks": [{"title": title, "rows": [[line.date, line.text + (f"公示编码 {line.code}" if line.code else ""),
+                                              _signed(line.points), line.status]
                                              for line in lines]}
                    for title, lines in (("积分记录", v.entries), ("兑换和到期", v.changes))],
     }
