@@ -2,7 +2,7 @@
 
 The handler serves regular files inside the folder and nothing else: no directory listings,
 no symlinks (neither the file nor any folder on the way), no path outside the folder. Every
-refusal is a plain 404, with the site's own 404.html as its body when there is one.
+refusal is a plain 404, with the site's own 404.html as its body when a page was asked for.
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         return file
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        file = self._open(["404.html"]) if code == 404 else None
+        # the site's page for a missing page; a missing data file (me/d/*.bin) gets a short answer
+        page = "." not in self._url_path().rsplit("/", 1)[-1] or self._url_path().endswith(".html")
+        file = self._open(["404.html"]) if code == 404 and page else None
         if file is None:
             super().send_error(code, message, explain)
             return

@@ -191,7 +191,7 @@ def expected_urls(project: Path, resident_ids) -> set[str]:
 
 def pseudonyms(project: Path) -> dict[str, str]:
     result = validated(project)
-    return dict(public_names(SECRET, result.book.residents).pseudonym)
+    return dict(public_names(SECRET, result.book.residents, dt.date.today()).pseudonym)  # printed today
 
 
 def printed_pdf(result, project: Path) -> Path:
@@ -531,11 +531,11 @@ def test_same_cards_on_the_same_day_give_identical_pdfs(project, tmp_path):
     run_ok(project)
     book = validated(project).book
     created = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
-    cards = cards_for(book, ACTIVE)
+    cards = cards_for(book, ACTIVE, dt.date.today())
     first = tmp_path / "a" / "cards.pdf"
     second = tmp_path / "b" / "other-name.pdf"
     assert write_cards_pdf(cards, first, project / "site", created) == 2
-    assert write_cards_pdf(cards_for(book, ACTIVE), second, project / "site", created) == 2
+    assert write_cards_pdf(cards_for(book, ACTIVE, dt.date.today()), second, project / "site", created) == 2
     assert first.read_bytes() == second.read_bytes()
     assert not list(first.parent.glob(".*")) and not list(second.parent.glob(".*"))  # no .part left
     assert_cards_for(project, first, ACTIVE)

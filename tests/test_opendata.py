@@ -19,6 +19,10 @@ in the register (and one who moved away):
 
 Categories in 2026: 平安巡防 12 people, 矛盾调解 6, 环境整治 3 (a small category).
 平安巡防 is a hotspot in 第一网格: 2 of 10 against 12 of 20 (p ≈ 0.012), with only 2 people behind it.
+
+The one suppression pass (kit/disclosure.py) hides 第三网格 and, as its complement, 第一网格 (8
+participants, the next smallest, tied with 第二网格 and first by id); 老年 and its complement; February;
+环境整治 and 矛盾调解 (always two categories); and the 2026 points total, because a month is hidden.
 """
 
 from __future__ import annotations
@@ -236,15 +240,38 @@ def test_small_category_is_suppressed_in_csv_and_json(site):
     assert chart["环境整治"] == SUPPRESSED and chart["平安巡防"] == "520"  # 8 + 13 + 20 + 2 + 9 patrol hours
 
 
-def test_hotspot_over_few_people_shows_no_rate(site):
-    row = by_key(read_csv(site, "hotspots"), "grid")["第一网格"]
-    assert (row["category"], row["rate"], row["community_rate"], row["suppressed"]) == ("平安巡防", SUPPRESSED, "0.6", "是")
-    record = read_json(site, "hotspots")["rows"][0]
-    assert record == {"grid": "第一网格", "category": "平安巡防", "rate": None, "community_rate": 0.6,
-                      "suppressed": True}
-    page = dashboard_page(site)
-    assert "第一网格 平安巡防 参与率 人数较少，不公布，社区平均 60%" in htmllib.unescape(page)
-    assert "参与率 20%" not in page  # the real rate: 2 of 10
+def test_hotspots_of_hidden_grids_are_not_published(site):
+    """第一网格 is hidden this year (the complement of 第三网格): its 平安巡防 hotspot (2 of 10, a
+    rate over 2 people) is not published anywhere, neither as a rate nor as a line."""
+    assert [row for row in read_csv(site, "hotspots") if row["grid"] in ("第一网格", "第三网格")] == []
+    assert [r for r in read_json(site, "hotspots")["rows"] if r["grid"] in ("第一网格", "第三网格")] == []
+    page = htmllib.unescape(dashboard_page(site))
+    assert "第一网格 平安巡防" not in page and "参与率 20%" not in page
+
+
+def test_hotspot_over_few_people_shows_no_rate():
+    """A hotspot in a grid that is shown, but with fewer than 5 people behind its rate."""
+    grids = (Grid(2, "G1", "第一网格", None), Grid(3, "G2", "第二网格", None), Grid(4, "G3", "第三网格", None))
+    residents = tuple(Resident(i + 2, f"R{i}", f"居民{i}", ("G1", "G2", "G3")[i % 3], 1980, None, False, None,
+                               "active") for i in range(60))
+    rules = (Rule(2, "XL", "治安巡逻", "平安巡防", 10, "小时", 0, False, None, None, True),
+             Rule(3, "HJ", "环境整治", "环境整治", 5, "次", 0, False, None, None, True))
+    g1 = [r.resident_id for r in residents if r.grid_id == "G1"]
+    doers = [(r.resident_id, "XL") for r in residents if r.grid_id != "G1"] + [(rid, "XL") for rid in g1[:2]] \
+        + [(rid, "HJ") for rid in g1[2:12]]  # 第一网格 takes part (12 of 20), just not in 平安巡防
+    entries = tuple(Entry(i + 2, f"E{i}", D(2026, 3, 1), None, rid, code, Decimal(1), None, "S1", "S2", None,
+                          "approved") for i, (rid, code) in enumerate(doers))
+    book = Book(settings=Settings(min_group_size=MINIMUM), grids=grids,
+                staff=(Staff(2, "S1", "王芳", "recorder"), Staff(3, "S2", "李强", "reviewer")),
+                residents=residents, rules=rules, entries=entries)
+    view = site_view(book, compute(book, AS_OF))
+    hotspots = {(h.grid, h.category): h.rate for h in view.dashboard.hotspots}
+    assert hotspots[("第一网格", "平安巡防")] is None  # 2 of 20: the rate is over 2 people
+    assert hotspots[("第二网格", "环境整治")] == 0.0  # over nobody: no one's data
+    record = next(r for r in json.loads(opendata_files(view.dashboard)["hotspots.json"])["rows"]
+                  if r["grid"] == "第一网格")
+    assert (record["rate"], record["suppressed"]) == (None, True)
+    assert any("第一网格 平安巡防 参与率 人数较少，不公布" in h.advice for h in view.dashboard.hotspots)
 
 
 def test_real_small_values_are_not_published_anywhere(site, year, months):
@@ -256,15 +283,16 @@ def test_real_small_values_are_not_published_anywhere(site, year, months):
     assert "130" not in chart_values(page, "每月发放的积分").values()
     assert "2" not in chart_values(page, "每月参与的居民").values()
     # 第三网格: 2 registered, 2 participants, 100%; 老年: 2 and 2
-    assert table_rows(page, "第三网格")["第三网格"] != ["2", "2", "100%"]
-    assert "100%" not in chart_values(page, "各网格参与率").values()
+    assert table_rows(page, "第三网格")["第三网格"] == [SUPPRESSED] * 3
+    assert chart_values(page, "各网格参与率")["第三网格"] == SUPPRESSED
 
 
 def test_home_page_shows_the_totals(site, view, year):
     figures = home_figures(site)
-    assert figures["在册居民"] == 20
+    assert figures["居民"] == 20  # the register; M1 moved and took no part this year
     assert figures["2026 年参与居民"] == 18  # A1–A8, B1–B8, C1, C2
-    assert figures["2026 年发放积分"] == year.issued == 710
+    assert figures["2026 年发放积分"] is None  # February is hidden: the total would give it back
+    assert year.issued == 710
     assert figures["2026 年兑换次数"] == 5
     assert figures == {f.label: f.value for f in view.home.figures}
 
@@ -278,9 +306,9 @@ def _hidden_cells(rows: list[dict[str, str]], key: str, column: str) -> tuple[li
     return hidden, shown
 
 
-def _groups(site: Path, year, months) -> list[tuple[str, list[str], int, int, dict[str, int]]]:
-    """(group, hidden cells, Σ shown, published total, real values) for every group of cells whose total
-    is published elsewhere."""
+def _groups(site: Path, year, months) -> list[tuple[str, list[str], int, int | None, dict[str, int]]]:
+    """(group, hidden cells, Σ shown, published total or None, real values) for every group of cells
+    whose total the site publishes."""
     home = home_figures(site)
     grids, ages = read_csv(site, "grids"), read_csv(site, "age_bands")
     monthly = [row for row in read_csv(site, "monthly") if row["month"].startswith("2026")]
@@ -288,11 +316,11 @@ def _groups(site: Path, year, months) -> list[tuple[str, list[str], int, int, di
     names = {"G1": "第一网格", "G2": "第二网格", "G3": "第三网格"}
     found = []
     for title, rows, key, column, total, real in (
-        ("grid registered", grids, "grid", "registered", home["在册居民"],
+        ("grid residents", grids, "grid", "registered", home["居民"],
          {names[g]: s.registered for g, s in year.by_grid.items()}),
         ("grid participants", grids, "grid", "participants", home["2026 年参与居民"],
          {names[g]: s.participants for g, s in year.by_grid.items()}),
-        ("age band registered", ages, "age_band", "registered", home["在册居民"],
+        ("age band residents", ages, "age_band", "registered", home["居民"],
          {b: s.registered for b, s in year.by_age.items()}),
         ("age band participants", ages, "age_band", "participants", home["2026 年参与居民"],
          {b: s.participants for b, s in year.by_age.items()}),
@@ -307,24 +335,26 @@ def _groups(site: Path, year, months) -> list[tuple[str, list[str], int, int, di
 
 def test_published_totals_are_the_sums_of_their_cells(site, year, months):
     for title, hidden, shown, total, real in _groups(site, year, months):
-        assert total is not None, title
+        if total is None:  # the points total: hidden with February
+            assert title in ("2026 monthly points", "category points")
+            continue
         assert sum(real.values()) == total, title  # the total really is the sum: the check below means something
         assert shown + sum(real[k] for k in hidden) == total, title
 
 
 def test_no_single_hidden_cell_can_be_recovered_from_a_total(site, year, months):
     for title, hidden, shown, total, real in _groups(site, year, months):
-        assert len(hidden) != 1, (title, hidden, f"{total} − {shown} = {total - shown} gives it away")
+        if total is not None:
+            assert len(hidden) != 1, (title, hidden, f"{total} − {shown} = {total - shown} gives it away")
 
 
 def test_each_small_cell_has_a_complement(site, year, months):
     hidden = {title: set(cells) for title, cells, *_ in _groups(site, year, months)}
-    assert "第三网格" in hidden["grid registered"] and len(hidden["grid registered"]) >= 2
-    assert "第三网格" in hidden["grid participants"] and len(hidden["grid participants"]) >= 2
-    assert "老年" in hidden["age band registered"] and len(hidden["age band registered"]) >= 2
-    assert "老年" in hidden["age band participants"] and len(hidden["age band participants"]) >= 2
-    assert "2026-02" in hidden["2026 monthly points"] and len(hidden["2026 monthly points"]) >= 2
-    assert "环境整治" in hidden["category points"] and len(hidden["category points"]) >= 2
+    for title, small in (("grid residents", "第三网格"), ("grid participants", "第三网格"),
+                         ("age band residents", "老年"), ("age band participants", "老年"),
+                         ("category points", "环境整治")):
+        assert small in hidden[title] and len(hidden[title]) >= 2, title
+    assert hidden["2026 monthly points"] == {"2026-02"}  # a month has no complement: the total is hidden
 
 
 def test_complement_is_also_hidden_on_the_dashboard(site):
@@ -355,7 +385,7 @@ def test_a_small_category_is_not_revealed_by_a_hotspot_community_rate():
                 staff=(Staff(2, "S1", "王芳", "recorder"), Staff(3, "S2", "李强", "reviewer")),
                 residents=residents, rules=rules, entries=entries)
     view = site_view(book, compute(book, AS_OF))
-    register = {f.label: f.value for f in view.home.figures}["在册居民"]
+    register = {f.label: f.value for f in view.home.figures}["居民"]
     assert register == 100
     categories = {s.label: s for s in view.dashboard.categories}
     assert categories["环境整治"].participants is None  # 4 people: suppressed
@@ -389,8 +419,10 @@ def test_csv_and_json_rows_equal_the_dashboard_view(site, view):
     dashboard = view.dashboard
     assert dashboard.min_group_size == MINIMUM and len(dashboard.months) == 12
     for name, rows in _expected_rows(dashboard).items():
-        assert rows, name
         csv_rows = read_csv(site, name)
+        if not rows:  # the one hotspot is in a hidden grid: a file with its header only
+            assert name == "hotspots" and csv_rows == [] and read_json(site, name)["rows"] == [], name
+            continue
         keys = list(csv_rows[0].keys())
         assert keys[-1] == "suppressed"
         assert [[row[k] for k in keys[:-1]] for row in csv_rows] == [[_as_csv(v) for v in row] for row in rows], name
@@ -445,7 +477,7 @@ def test_csv_files_start_with_a_bom_and_no_cell_runs_as_a_formula(site):
         raw = path.read_bytes()
         assert raw.startswith(b"\xef\xbb\xbf"), path.name
         rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-        assert len(rows) > 1, path.name
+        assert len(rows) > 1 or path.name == "hotspots.csv", path.name
         for row in rows:
             for cell in row:
                 assert not cell.startswith(("=", "+", "-", "@")), (path.name, cell)

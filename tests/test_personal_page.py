@@ -444,7 +444,10 @@ def test_card_url_shows_every_history_line(servers, views):
     view = views[T1]
     assert len(entries) == len(view.entries) == 9 and len(changes) == len(view.changes) == 3
     for row, line in zip(entries + changes, view.entries + view.changes):
-        assert row == [line.date, line.text, _signed(line.points), line.status]
+        assert row == [line.date, line.text + (f"公示编码 {line.code}" if line.code else ""), _signed(line.points),
+                       line.status]
+    codes = [line.code for line in view.entries if line.points is not None]
+    assert all(codes) and len(set(codes)) == len(codes)  # each counted entry's code in the notice
     statuses = " ".join(row[3] for row in entries + changes)
     for word in ("待审核", "申诉中", "超过每日上限", "已衰减", "已兑换", "申诉后更正", "未通过"):
         assert word in statuses, (word, statuses)
@@ -646,7 +649,10 @@ def test_rebuild_gives_identical_files(project):
     assert set(project.final) == set(project.first) - {old} | {new}
     for name in set(project.first) - {old}:
         assert project.final[name] == project.first[name], name
-    assert unseal(T3, project.final[new]) == unseal(T3_OLD, project.first[old])
+    before, after = (json.loads(unseal(token, data)) for token, data in
+                     ((T3_OLD, project.first[old]), (T3, project.final[new])))
+    assert after.pop("pseudonym") != before.pop("pseudonym")  # a new card, a new pseudonym
+    assert after == before
 
 
 # --------------------------------------------------------------------------- (3) meta, robots, search

@@ -98,12 +98,15 @@ def test_folder_without_index_is_404_not_a_listing(shared, path):
 def test_site_404_page_is_the_body_of_every_404(tree):
     (tree["site"] / "404.html").write_text("<h1>页面不存在 custom-404</h1>", encoding="utf-8")
     with serve(tree["site"], port=0) as url:
-        for path in ("/missing.html", "/private/", "/no/such/folder/", "/../outside/secret.txt"):
+        assert get(url, "/../outside/secret.txt")[0] == 404
+        for path in ("/missing.html", "/private/", "/no/such/folder/", "/no/such/page"):
             status, headers, body = get(url, path)
             assert (status, body) == (404, "<h1>页面不存在 custom-404</h1>"), path
             assert headers["Content-Type"] == "text/html; charset=utf-8"
         assert get(url, "/missing.html", method="HEAD")[0::2] == (404, "")
         assert get(url, "/404.html")[0::2] == (200, "<h1>页面不存在 custom-404</h1>")
+        status, _, body = get(url, "/me/d/0123abcd.bin")  # a missing data file: a short answer
+        assert status == 404 and "custom-404" not in body
 
 
 def test_without_404_page_the_default_404_is_used(shared):

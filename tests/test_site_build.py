@@ -188,23 +188,28 @@ def validated(project):
 
 @pytest.fixture(scope="module")
 def display(validated) -> dict[str, str]:
-    return dict(public_names(SECRET, validated.book.residents).display)
+    return dict(public_names(SECRET, validated.book.residents, AS_OF).display)
+
+
+HIDDEN_GRIDS = {"G2", "G3"}  # 第三网格 has one participant this year; 第二网格 (3) is hidden with it
 
 
 def expected_ranking(validated, display, start: dt.date, grid: str | None = None, size: int = 5):
+    """Rows from the ledger: everyone who earned points (moved-away residents too), residents of a
+    hidden grid under 其他网格."""
     residents = {r.resident_id: r for r in validated.book.residents}
     grid_names = {g.grid_id: g.grid_name for g in validated.book.grids}
     totals: Counter[str] = Counter()
     for award in validated.ledger.awards.values():
         rid = award.entry.resident_id
-        if start <= award.entry.date <= AS_OF and residents[rid].status == "active" \
-                and (grid is None or residents[rid].grid_id == grid):
+        if start <= award.entry.date <= AS_OF and (grid is None or residents[rid].grid_id == grid):
             totals[rid] += award.points
     ranked = sorted(((p, display[rid], rid) for rid, p in totals.items() if p > 0), key=lambda t: (-t[0], t[1]))
     rows = []
     for index, (points, name, rid) in enumerate(ranked[:size]):
         rank = rows[-1][0] if rows and rows[-1][3] == points else index + 1
-        rows.append((rank, name, grid_names[residents[rid].grid_id], points))
+        grid_id = residents[rid].grid_id
+        rows.append((rank, name, "其他网格" if grid_id in HIDDEN_GRIDS else grid_names[grid_id], points))
     return [[str(rank), name, grid_name, str(points)] for rank, name, grid_name, points in rows]
 
 
@@ -231,9 +236,9 @@ def test_home_page_shows_site_name_and_figures(site, validated):
         figures[html.unescape(label)] = html.unescape(re.sub(r"<[^>]+>", "", value))
     year_points = sum(a.points for a in validated.ledger.awards.values() if a.entry.date.year == 2026)
     assert figures == {
-        "在册居民": "9人",
+        "居民": "10人",  # 9 registered and 冯十一, who patrolled before moving away
         "2026 年参与居民": "9人",
-        "2026 年发放积分": f"{year_points:,}分",
+        "2026 年发放积分": "不公布",  # January had one resident: the month is hidden, so is the total
         "2026 年兑换次数": "3次",
         "积分项目": "4项",
         "可兑换奖品": "3种",
@@ -247,39 +252,42 @@ def test_leaderboard_matches_the_ledger(site, validated, display):
     month = expected_ranking(validated, display, D(2026, 6, 1))
     assert found["全社区 · 2026 年"] == year
     assert found["全社区 · 2026 年 6 月"] == month
-    # written out: 李四 (pseudonym) 80+20, 孙* 40+24, 周八 (pseudonym) 20+20, 张*丰 30+8, 赵六 16+20
-    assert [(r[0], r[3]) for r in year] == [("1", "100"), ("2", "64"), ("3", "40"), ("4", "38"), ("5", "36")]
-    assert [r[1] for r in year] == [display["HX0002"], "孙*", display["HX0006"], "张*丰", display["HX0004"]]
-    # June: 孙* 24; three at 20 share second place; 王* 15 fifth
-    assert [(r[0], r[3]) for r in month] == [("1", "24"), ("2", "20"), ("2", "20"), ("2", "20"), ("5", "15")]
+    # written out: 李四 (pseudonym) 80+20, 孙* 40+24, 周八 (pseudonym) 20+20 and 冯*一 (moved) 40, 张*丰 30+8
+    assert [(r[0], r[3]) for r in year] == [("1", "100"), ("2", "64"), ("3", "40"), ("3", "40"), ("5", "38")]
+    assert [r[1] for r in year] == [display["HX0002"], "孙*", "冯*一", display["HX0006"], "张*丰"]
+    assert [r[2] for r in year] == ["第一网格", "其他网格", "第一网格", "其他网格", "第一网格"]
+    # June: 冯*一 40; 孙* 24; three at 20 share third place
+    assert [(r[0], r[3]) for r in month] == [("1", "40"), ("2", "24"), ("3", "20"), ("3", "20"), ("3", "20")]
 
 
 def test_grid_leaderboards_and_suppression(site, validated, display):
     found = boards(page(site, "ranking"))
     assert found["第一网格 · 2026 年"] == expected_ranking(validated, display, D(2026, 1, 1), "G1")
-    assert found["第二网格 · 2026 年"] == expected_ranking(validated, display, D(2026, 1, 1), "G2")
-    # 第三网格 has one participant this year, 第二网格 two in June: fewer than 3
-    assert found["第三网格 · 2026 年"] is None
-    assert found["第三网格 · 2026 年 6 月"] is None
-    assert found["第二网格 · 2026 年 6 月"] is None
+    assert found["第一网格 · 2026 年 6 月"] == expected_ranking(validated, display, D(2026, 6, 1), "G1")
+    # 第三网格 has one participant this year, and 第二网格 is hidden with it: no board lists either
+    for board in ("第二网格 · 2026 年", "第二网格 · 2026 年 6 月", "第三网格 · 2026 年", "第三网格 · 2026 年 6 月"):
+        assert found[board] is None, board
     ranking = content(page(site, "ranking"))
     third = ranking.split("第三网格 · 2026 年</h3>")[1].split("</div>")[0]
     assert "不公布" in third
     assert display["HX0008"] not in ranking  # the only participant of 第三网格
-    assert "冯*" not in ranking  # moved away
+    assert "第二网格</td>" not in ranking and "第三网格</td>" not in ranking
 
 
 def test_notice_page(site, validated, display):
     rows = cells(content(page(site, "notice")))
     assert "公示期间：2026-06-24 至 2026-06-30" in page(site, "notice")
-    assert [(r[0], r[1], r[4], r[5], r[6]) for r in rows] == [
-        ("2026-06-30", display["HX0006"], "20", "2026-07-07", "申诉中"),
-        ("2026-06-28", "孙*", "24", "2026-07-05", "公示中"),  # corrected from 16 to 24
-        ("2026-06-26", display["HX0004"], "20", "2026-07-03", "公示中"),
-        ("2026-06-25", "张*丰", "8", "2026-07-02", "公示中"),
-        ("2026-06-24", "王*", "15", "2026-07-01", "公示中"),
+    # date, code, grid, activity, menu points, deadline, status: nobody named, no bonus, no correction
+    assert [(r[0], r[2], r[3], r[4], r[5], r[6]) for r in rows] == [
+        ("2026-06-30", "其他网格", "其他活动", "20", "2026-07-07", "申诉中"),  # 矛盾调解: 2 residents this year
+        ("2026-06-28", "其他网格", "志愿服务 2 小时", "16", "2026-07-05", "公示中"),  # corrected to 24 on the own page
+        ("2026-06-26", "其他网格", "治安巡逻 1 小时", "10", "2026-07-03", "公示中"),  # 20 with the night bonus
+        ("2026-06-25", "其他网格", "志愿服务 1 小时", "8", "2026-07-02", "公示中"),
+        ("2026-06-24", "其他网格", "其他活动", "10", "2026-07-01", "公示中"),
     ]
-    assert [r[3] for r in rows][0] == "矛盾调解 1 次"
+    notice = content(page(site, "notice"))
+    assert not [name for name in display.values() if name in notice]
+    assert all(re.fullmatch(r"[A-Z]{6}", r[1]) for r in rows)
     counted = {a.entry.entry_id for a in validated.ledger.awards.values() if D(2026, 6, 24) <= a.entry.date}
     assert len(rows) == len(counted) == 5
 

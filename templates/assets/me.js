@@ -173,7 +173,10 @@
     var name = hex(derive(token, root.dataset.fileInfo, 16));
     fetch("d/" + name + ".bin", { cache: "no-store", referrerPolicy: "no-referrer", credentials: "omit" })
       .then(function (response) {
-        if (!response.ok) { throw new Error("missing"); }
+        if (!response.ok) {
+          if (response.body) { response.body.cancel(); }  // not read: let the connection go
+          throw new Error("missing");
+        }
         return response.arrayBuffer();
       })
       .then(function (buffer) {
