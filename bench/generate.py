@@ -108,7 +108,7 @@ def big_book(residents: int = RESIDENTS, entries: int = ENTRIES, redemptions: in
         appeal_rows = appeals(rng, entry_rows, round(entries * APPEAL_SHARE))
         settings = dataclasses.replace(SETTINGS, site_name="示例街道社区积分",
                                        organization="示例街道综治中心",
-                                       pseudonym_secret=f"bench-only-{rng.getrandbits(96):024x}")
+                                       pseudonym_secret=f"{rng.getrandbits(128):032x}")
         rewards = _rewards(redemptions)
         redemption_rows = _redemptions(rng, world, people, entry_rows, entry_people, appeal_rows,
                                        rewards, redemptions, settings)

@@ -8,7 +8,9 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Callable
 
+from kit.keys import PUBLIC_SECRETS
 from kit.model import Book
+from kit.privacy import is_minor
 from kit.problems import Problem, problem
 from kit.schema import SHEETS, Kind
 
@@ -98,12 +100,16 @@ def check_appeal_outcomes(book: Book, as_of: dt.date) -> Iterator[Problem]:
             yield problem("missing-resolved-date", "appeals", appeal.row, "resolved_date")
 
 
-MIN_SECRET_LENGTH = 16
-
-
 def check_secret(book: Book, as_of: dt.date) -> Iterator[Problem]:
-    if len(book.settings.pseudonym_secret) < MIN_SECRET_LENGTH:
-        yield problem("weak-pseudonym-secret", "settings", None, "value", length=MIN_SECRET_LENGTH)
+    """The demo's public secret (a missing or malformed one is found by parse, at its cell)."""
+    if book.settings.pseudonym_secret in PUBLIC_SECRETS:
+        yield problem("public-pseudonym-secret", "settings", None, "value")
+
+
+def check_minors(book: Book, as_of: dt.date) -> Iterator[Problem]:
+    for r in book.residents:
+        if r.name_consent and is_minor(r.birth_year, as_of):
+            yield problem("minor-name-consent", "residents", r.row, "name_consent", year=r.birth_year)
 
 
 CHECKS: tuple[Callable[[Book, dt.date], Iterable[Problem]], ...] = (
@@ -114,6 +120,7 @@ CHECKS: tuple[Callable[[Book, dt.date], Iterable[Problem]], ...] = (
     check_bonus_dates,
     check_appeal_outcomes,
     check_secret,
+    check_minors,
 )
 
 

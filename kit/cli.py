@@ -145,7 +145,7 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
     target = _target(workbook)
     project = find_project(Path.cwd())
     if annotate_out is not None and project is not None:  # checked before the long read
-        annotate_out = project.private_output(annotate_out, "批注副本（表格的完整内容）")
+        project.private_output(annotate_out, "批注副本（表格的完整内容）")
     source = open_source(target, _limits())
     with _steps() as progress:
         result = validate(source, as_of or dt.date.today(), progress, _cache())
@@ -235,8 +235,9 @@ def _print_statement(found, output_format: str) -> None:
 @click.option("--skip-invalid", is_flag=True, help="有错误时仍然发布，有错误的行不计入（会列出这些行）。")
 @click.option("--rewrite-history", "rewrite_reason", metavar="原因",
               help="紧急情况下重写账本指纹（例如误录了不该公开的内容）。原因会公开记录在“账本指纹”页面。")
+@click.option("--yes", "confirmed", is_flag=True, help="不再询问，直接公开 --rewrite-history 的原因（计划任务用）。")
 def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: bool,
-                  rewrite_reason: str | None) -> None:
+                  rewrite_reason: str | None, confirmed: bool) -> None:
     """校验表格、计算积分，生成公开网站到 site/（全部成功后才替换旧网站）。"""
     from kit.site import build_site
 
@@ -264,15 +265,39 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
                           "改正后再运行；或加 --skip-invalid 跳过有错误的行发布。")
             sys.exit(1)
         console.print(f"[yellow]! 已跳过上面 {len(result.errors)} 个错误所在的行。[/yellow]")
+    if rewrite_reason is not None:
+        rewrite_reason = _confirmed_reason(rewrite_reason, result.book, project, confirmed)
     with _steps(console) as progress:
         built = build_site(project, result.book, result.ledger, result.tables, progress=progress,
-                           rewrite_reason=rewrite_reason.strip() if rewrite_reason else None)
+                           rewrite_reason=rewrite_reason)
     for warning in built.warnings:
         console.print(f"[yellow]mkdocs 提醒：{warning}[/yellow]")
     if inputs is not None:
         record_site(project.root, project.site_dir, inputs)
     click.echo(f"✓ 网站已更新：{built.site_dir}（{built.files} 个文件，{built.bytes / 1e6:.1f} MB，"
                f"统计日 {result.ledger.as_of}）。预览：kit serve")
+
+
+def _confirmed_reason(reason: str, book, project: Project, confirmed: bool) -> str:
+    """The rewrite reason, checked like workbook text and shown back: it is public forever."""
+    from kit.leak_scan import reason_faults
+
+    reason = " ".join(reason.split())
+    if not reason:
+        raise KitError("--rewrite-history 需要写明原因，如 --rewrite-history \"误录了居民的备注\"。")
+    faults = reason_faults(reason, book, project.public_words)
+    if faults:
+        raise KitError(f"重写历史的原因会永久公开在网站上，但它含有{'、'.join(faults)}，所以没有生成网站。"
+                       "请只写发生了什么（如“误录了一条不该公开的备注”），不要写姓名、编号或电话。")
+    if not confirmed:
+        click.echo(f"重写历史的原因会永久公开在网站的“账本指纹”页面上：\n  「{visible(reason)}」", err=True)
+        try:
+            ok = click.confirm("确认公开这句话并重写历史吗？", default=False, err=True)
+        except click.exceptions.Abort:
+            ok = False
+        if not ok:
+            raise KitError("没有确认，网站没有改动。确认无误后再运行一次（计划任务里可以加 --yes）。")
+    return reason
 
 
 @cli.command("serve")
@@ -306,16 +331,17 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     """打印积分卡（A4，每页 10 张，带裁切线）；没有卡号的居民自动生成卡号并写回表格（先备份）。"""
     from rich.progress import Progress
 
-    from kit.card_tokens import backup_path, file_digest, plan_tokens, write_tokens, write_tokens_to_sheet
+    from kit.card_tokens import plan_tokens, token_columns
     from kit.cards import cards_for, check_output, choose_residents, write_cards_pdf
 
     project = _cards_project(workbook)
     today = dt.date.today()
-    digest = file_digest(project.workbook) if project.sheet is None and project.workbook.is_file() else ""
+    digest = _digest(project)
     source = open_source(project.source, project.limits)
     with _steps() as progress:
         result = validate(source, today, progress, _cache())
     book = result.book
+    project.check_secret(book.settings.pseudonym_secret, "打印积分卡")
     if not book.settings.site_url:
         raise KitError("“设置”表里还没有填“网站地址”，二维码不知道指向哪里。请填写网站的地址"
                        "（如 https://jf.example.cn/ ，局域网可以写 http://192.168.1.10:8000/ ）后再运行。")
@@ -324,7 +350,8 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
                    err=True)
     plan = plan_tokens(book.residents, {r.strip() for r in reissue})
     issued = dataclasses.replace(book, residents=tuple(
-        dataclasses.replace(r, card_token=plan.changes.get(r.resident_id, r.card_token)) for r in book.residents))
+        dataclasses.replace(r, card_token=plan.changes.get(r.resident_id, r.card_token),
+                            retired_tokens=plan.retired.get(r.resident_id, r.retired_tokens)) for r in book.residents))
     # everything that can refuse is checked before the workbook is touched
     chosen = choose_residents(issued, grid, residents, set(plan.reissued))
     if not chosen:
@@ -334,18 +361,8 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
                                               "积分卡"), project.site_dir)
     if plan.changes:
         rows = {r.resident_id: r.row for r in book.residents}
-        layout = result.tables.layout("residents")
-        if project.sheet is not None:  # the snapshot before writing is the backup
-            from kit.snapshot import snapshot_path, write_snapshot
-
-            before = source.read(layout.name).rows
-            backup = write_snapshot(source, snapshot_path(project.snapshots_dir, dt.datetime.now()))
-            write_tokens_to_sheet(source, layout, rows, plan, before)
-            name = "Google 表格"
-        else:
-            backup = backup_path(project.workbook, dt.datetime.now())
-            write_tokens(project.workbook, digest, layout, rows, plan, backup)
-            name = project.workbook.name
+        backup, name = _write_back(project, source, digest, result.tables.layout("residents"),
+                                   token_columns(plan, rows), "卡号")
         click.echo(f"已写入表格 {name}：{len(plan.new)} 位居民生成了新卡号"
                    + (f"，{len(plan.reissued)} 位补办了新卡（{'、'.join(plan.reissued)}）" if plan.reissued else "")
                    + f"。改动前的表格备份在 {backup}。")
@@ -358,6 +375,26 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     click.echo(f"✓ 已生成 {len(cards)} 张积分卡（{pages} 页 A4）：{out}")
     if plan.changes:
         click.echo("新卡号要在下次运行 kit build 更新网站后才能扫码使用；补办的旧卡也在那时失效。")
+
+
+@cli.command("rotate-secret")
+@click.argument("workbook", required=False)
+def rotate_secret_command(workbook: str | None) -> None:
+    """更换化名密钥（泄露了，或者是自己编的、演示用的）：换上新密钥，旧密钥留在“旧化名密钥”里核对已公示的记录。"""
+    from kit.rotation import plan_rotation
+
+    project = _cards_project(workbook)
+    digest = _digest(project)
+    source = open_source(project.source, project.limits)
+    with _steps() as progress:
+        result = validate(source, dt.date.today(), progress, _cache())
+    rotation = plan_rotation(result.tables.tables.get("settings"))
+    backup, name = _write_back(project, source, digest, result.tables.layout("settings"), rotation.columns,
+                               "化名密钥")
+    click.echo(f"✓ 已在 {name} 的“设置”表换上新的化名密钥；原来的密钥移到了“旧化名密钥”，"
+               f"用来核对已经公示的记录，请不要删除。改动前的表格备份在 {backup}。")
+    click.echo("下一次 kit build 会在“账本指纹”页面公开一条说明（密钥已更换，已公示的记录一条未改）。"
+               "所有居民的排行榜化名和公示编码都会换新：请重新打印积分卡（kit cards），卡上的化名才会对得上。")
 
 
 @cli.command("handouts")
@@ -375,6 +412,7 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
         result = validate(open_source(project.source, project.limits), day, progress, _cache())
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
+    project.check_secret(result.book.settings.pseudonym_secret, "打印海报")
     out_dir = project.private_output(output or project.private_dir / "handouts", "培训材料（海报上有排行榜）")
     created = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
     made = write_handouts(result.book, result.ledger, result.tables, project.root / "docs", out_dir, created)
@@ -412,6 +450,28 @@ def report_command(workbook: str | None, quarter: str | None, output: Path | Non
         written = write_report(report, out, dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc))
     click.echo(f"✓ 季度报告 {quarter}（数据截至 {as_of}）：{written.pdf}（{written.pages} 页），"
                f"另有 {written.markdown.name} 和 {written.html.name}。")
+
+
+def _write_back(project: Project, source, digest: str, layout, columns, what: str) -> tuple[Path, str]:
+    """Write planned cells into the project's workbook or Google Sheet, after a backup; (backup, name)."""
+    from kit.write_back import backup_path, write_columns, write_columns_to_sheet
+
+    if project.sheet is not None:  # the snapshot before writing is the backup
+        from kit.snapshot import snapshot_path, write_snapshot
+
+        before = source.read(layout.name).rows
+        backup = write_snapshot(source, snapshot_path(project.snapshots_dir, dt.datetime.now()))
+        write_columns_to_sheet(source, layout, columns, before, what)
+        return backup, "Google 表格"
+    backup = backup_path(project.workbook, dt.datetime.now())
+    write_columns(project.workbook, digest, layout, columns, backup, what)
+    return backup, project.workbook.name
+
+
+def _digest(project: Project) -> str:
+    from kit.write_back import file_digest
+
+    return file_digest(project.workbook) if project.sheet is None and project.workbook.is_file() else ""
 
 
 def _cards_project(workbook: str | None) -> Project:

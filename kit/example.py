@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
+from kit.keys import DEMO_SECRET
 from kit.model import (Appeal, Bonus, Book, Entry, Grid, Redemption, Resident, Reward, Rule,
                        Settings, Staff)
 from kit.tokens import ALPHABET, LENGTH
@@ -28,7 +29,7 @@ SETTINGS = Settings(
     site_name="幸福里社区积分", organization="示例街道幸福里社区综治中心",
     site_url="https://jf.example.cn/", decay_after_months=12, decay_factor=Decimal("0.5"),
     annual_cap=3000, min_group_size=5, notice_days=7, ranking_size=20,
-    pseudonym_secret="demo-only-5f1c9e27a4b84d03",  # kit init --example writes a fresh one
+    pseudonym_secret=DEMO_SECRET,  # public; kit init --example writes a fresh one
 )
 
 GRIDS = (

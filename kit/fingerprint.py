@@ -14,10 +14,9 @@ real emergency and is itself published.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import functools
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from kit import merkle
 from kit.errors import KitError
+from kit.keys import current_salt, earlier_salts, split_keys
 from kit.ledger import Ledger
 from kit.model import Book
 from kit.wording import plain_number
@@ -39,6 +39,8 @@ _FROM_LETTERS = str.maketrans("abcdefghijklmnop", "0123456789abcdef")
 _LETTERS = re.compile("[a-p]*")
 PRIVATE_MAP = "ledger-rows.json"  # private/: which row made which leaf, to name changed rows
 SHEET_NAMES = {"entries": "积分记录", "redemptions": "兑换记录", "appeals": "申诉"}
+ROTATION_NOTE = ("化名密钥已更换（第 {generation} 次）：从这个账本指纹起，排行榜化名、公示编码和新记录的加盐值都已换新；"
+                 "已经公示的记录一条未改，仍可核对。")
 
 
 class HistoryRewritten(KitError):
@@ -54,6 +56,7 @@ class Leaf:
     row: int
     ident: str  # entry, redemption or appeal id
     text: str  # the fields hashed, given only to the resident (inside their sealed file)
+    salt: bytes = b""  # the resident's salt when the leaf was first published (kit/keys.py)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Checkpoint:
     previous: dict | None  # {"size", "root"} of the checkpoint before
     consistency: tuple[str, ...]  # RFC 9162 proof from the previous checkpoint
     rewrite: dict | None  # {"reason", "replaced": {"size", "root"}} for a declared rewrite
+    key_generation: int = 0  # how many times the secret had been replaced (kit rotate-secret)
+    note: str | None = None  # a declared change that keeps every published record, e.g. a new secret
 
 
 @dataclass(frozen=True)
@@ -86,21 +91,17 @@ class History:
         return self.checkpoints[-1]
 
 
-def resident_salt(secret: str, resident_id: str) -> bytes:
-    return hmac.new(secret.encode("utf-8"), b"kit-leaf-v1\x00" + resident_id.encode("utf-8"),
-                    hashlib.sha256).digest()
-
-
 def current_leaves(book: Book, ledger: Ledger) -> list[Leaf]:
-    """Leaves of everything published as of the ledger's date, in canonical order."""
-    secret = book.settings.pseudonym_secret
+    """Leaves of everything published as of the ledger's date, in canonical order, each
+    salted with its resident's current salt."""
+    residents = {r.resident_id: r for r in book.residents}
     salts: dict[str, bytes] = {}
 
     def leaf(resident_id: str, sheet: str, row: int, ident: str, text: str) -> Leaf:
         salt = salts.get(resident_id)
         if salt is None:
-            salt = salts[resident_id] = resident_salt(secret, resident_id)
-        return Leaf(merkle.leaf_hash(salt + text.encode("utf-8")), resident_id, sheet, row, ident, text)
+            salt = salts[resident_id] = current_salt(book.settings, residents[resident_id])
+        return Leaf(merkle.leaf_hash(salt + text.encode("utf-8")), resident_id, sheet, row, ident, text, salt)
 
     found = []
     for award in sorted(ledger.awards.values(), key=lambda a: (a.entry.date, a.entry.entry_id)):
@@ -121,27 +122,57 @@ def current_leaves(book: Book, ledger: Ledger) -> list[Leaf]:
 
 
 def extend(previous: Published | None, leaves: list[Leaf], as_of: dt.date, known_rows: dict[str, dict],
-           rewrite_reason: str | None = None) -> History:
-    """The new history: the published leaves first, unchanged, then the new ones."""
+           rewrite_reason: str | None = None, book: Book | None = None) -> History:
+    """The new history: the published leaves first, unchanged, then the new ones.
+
+    A published leaf salted before a card was reissued or the secret replaced is found
+    again under its earlier salt (book gives them), and keeps its place and hash."""
+    generation = len(split_keys(book.settings.retired_secrets)) if book else 0
     if previous is None or not previous.checkpoints:
-        return _history(leaves, (), as_of, None)
+        return _history(leaves, (), as_of, None, generation)
     by_hash = {leaf.hash: leaf for leaf in leaves}
     missing = [h for h in previous.leaves if h not in by_hash]
+    earlier: dict[bytes, Leaf] = {}
+    if missing and book is not None and not rewrite_reason:
+        earlier = _earlier(leaves, set(missing), book)
+        by_hash |= earlier
+        missing = [h for h in previous.leaves if h not in by_hash]
     if rewrite_reason:
         last = previous.checkpoints[-1]
         return _history(leaves, previous.checkpoints, as_of,
-                        {"reason": rewrite_reason, "replaced": {"size": last.size, "root": last.root}})
+                        {"reason": rewrite_reason, "replaced": {"size": last.size, "root": last.root}}, generation)
     if missing:
         raise HistoryRewritten(_missing_message(missing, known_rows))
     old = set(previous.leaves)
-    ordered = [by_hash[h] for h in previous.leaves] + [leaf for leaf in leaves if leaf.hash not in old]
-    return _history(ordered, previous.checkpoints, as_of, None)
+    again = {(leaf.sheet, leaf.ident) for leaf in earlier.values()}  # published under an earlier salt
+    ordered = [by_hash[h] for h in previous.leaves] + [
+        leaf for leaf in leaves if leaf.hash not in old and (leaf.sheet, leaf.ident) not in again]
+    return _history(ordered, previous.checkpoints, as_of, None, generation)
 
 
-def _history(ordered: list[Leaf], earlier: tuple[Checkpoint, ...], as_of: dt.date, rewrite: dict | None) -> History:
+def _earlier(leaves: list[Leaf], wanted: set[bytes], book: Book) -> dict[bytes, Leaf]:
+    """Published hashes found under a resident's earlier salts → the leaf as first published."""
+    residents = {r.resident_id: r for r in book.residents}
+    salts: dict[str, list[bytes]] = {}
+    found: dict[bytes, Leaf] = {}
+    for leaf in leaves:
+        if leaf.resident_id not in salts:
+            salts[leaf.resident_id] = earlier_salts(book.settings, residents[leaf.resident_id])
+        data = leaf.text.encode("utf-8")
+        for salt in salts[leaf.resident_id]:
+            digest = merkle.leaf_hash(salt + data)
+            if digest in wanted:
+                found[digest] = dataclasses.replace(leaf, hash=digest, salt=salt)
+                break
+    return found
+
+
+def _history(ordered: list[Leaf], earlier: tuple[Checkpoint, ...], as_of: dt.date, rewrite: dict | None,
+             generation: int = 0) -> History:
     tree = merkle.Tree([leaf.hash for leaf in ordered])
     last = earlier[-1] if earlier else None
-    if last is not None and rewrite is None and last.size == len(ordered):
+    rotated = last is not None and generation > last.key_generation
+    if last is not None and rewrite is None and last.size == len(ordered) and not rotated:
         return History(tuple(ordered), tree, earlier)  # nothing new: no new checkpoint
     hashes = [leaf.hash for leaf in ordered]
     consistency = () if (last is None or rewrite) else tuple(
@@ -149,7 +180,8 @@ def _history(ordered: list[Leaf], earlier: tuple[Checkpoint, ...], as_of: dt.dat
     checkpoint = Checkpoint(
         number=len(earlier) + 1, date=as_of.isoformat(), size=len(ordered), root=hash_text(tree.root),
         previous=None if last is None else {"size": last.size, "root": last.root},
-        consistency=consistency, rewrite=rewrite)
+        consistency=consistency, rewrite=rewrite, key_generation=generation,
+        note=ROTATION_NOTE.format(generation=generation) if rotated else None)
     return History(tuple(ordered), tree, earlier + (checkpoint,))
 
 
@@ -162,6 +194,8 @@ def _missing_message(missing: list[bytes], known_rows: dict[str, dict]) -> str:
     more = f" 等 {len(missing)} 条" if len(missing) > 20 else ""
     return ("已经公示的记录被修改或删除了：" + "、".join(named) + more + "。公示过的积分不能直接改动："
             "请把这些行恢复原样，需要更正时在“申诉”表登记更正结果（只增加新行）。"
+            "如果刚补办过积分卡或更换过化名密钥，请检查“居民”表的“旧卡号”和“设置”表的“旧化名密钥”有没有被删改"
+            "（改动前的表格在 备份/ 文件夹里）。"
             "确实需要重写历史（例如录入了不该公开的内容）时，可以用 kit build --rewrite-history \"原因\"，"
             "这次重写和原因会公开记录在“账本指纹”页面。")
 
@@ -210,18 +244,26 @@ def _checkpoint(data: dict, written: str) -> Checkpoint:
     if rewrite:
         rewrite = rewrite | {"replaced": moved(rewrite["replaced"])}
     return Checkpoint(int(data["number"]), str(data["date"]), int(data["size"]), text(data["root"]),
-                      moved(data.get("previous")), tuple(text(p) for p in data.get("consistency") or ()), rewrite)
+                      moved(data.get("previous")), tuple(text(p) for p in data.get("consistency") or ()), rewrite,
+                      int(data.get("key_generation", 0)), data.get("note"))
 
 
 def published_files(history: History) -> dict[str, str]:
     """site/ledger/: the checkpoints and the leaf hashes (salted: they reveal nothing)."""
     checkpoints = {"format": FORMAT, "hash": "SHA-256, RFC 9162 (0x00 leaf, 0x01 node); "
                    "hashes in base16 with the letters a-p for 0-f",
-                   "checkpoints": [c.__dict__ | {"consistency": list(c.consistency)} for c in history.checkpoints]}
+                   "checkpoints": [_checkpoint_data(c) for c in history.checkpoints]}
     return {
         "checkpoints.json": json.dumps(checkpoints, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
         "leaves.txt": "".join(hash_text(leaf.hash) + "\n" for leaf in history.leaves),
     }
+
+
+def _checkpoint_data(c: Checkpoint) -> dict:
+    data = c.__dict__ | {"consistency": list(c.consistency)}
+    if not c.key_generation and c.note is None:  # as checkpoints were written before rotation existed
+        del data["key_generation"], data["note"]
+    return data
 
 
 def read_private_rows(private_dir: Path) -> dict[str, dict]:
@@ -280,8 +322,8 @@ def resident_proofs(history: History, indexes: list[int], salt: bytes) -> dict:
     newest = indexes[-PROVEN_PER_RESIDENT:]
     return {
         "checkpoint": {"number": latest.number, "date": latest.date, "size": latest.size, "root": latest.root},
-        "salt": base64.b64encode(salt).decode(),
+        "salt": base64.b64encode(salt).decode(),  # of new records
         "records": len(indexes),
-        "leaves": [{"index": i, "text": history.leaves[i].text,
+        "leaves": [{"index": i, "text": history.leaves[i].text, "salt": _b64(history.leaves[i].salt or salt),
                     "proof": [_b64(p) for p in history.tree.path(i)]} for i in newest],
     }

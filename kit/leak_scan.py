@@ -23,6 +23,7 @@ from pathlib import Path
 import ahocorasick
 
 from kit.errors import KitError
+from kit.keys import retired_tokens, split_keys
 from kit.model import Book
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
@@ -88,8 +89,9 @@ def personal_data(book: Book, public_words: Iterable[str] = (), kit_text: str = 
         digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", r.phone or ""))
         if len(digits) >= PHONE_TAIL:
             phones.setdefault(digits[-PHONE_TAIL:], Secret("居民手机号码", where))
-        if r.card_token:
-            tokens.setdefault(r.card_token.upper(), Secret("积分卡卡号", where))
+        for token in (r.card_token, *retired_tokens(r)):
+            if token:
+                tokens.setdefault(token.upper(), Secret("积分卡卡号", where))
     for s in book.staff:
         where = f"“工作人员”表第 {s.row} 行"
         add(s.name, "工作人员姓名", where)
@@ -98,8 +100,9 @@ def personal_data(book: Book, public_words: Iterable[str] = (), kit_text: str = 
         add(e.note, "积分记录的备注", f"“积分记录”表第 {e.row} 行", MIN_FREE_TEXT)
     for a in book.appeals:
         add(a.reason, "申诉理由", f"“申诉”表第 {a.row} 行", MIN_FREE_TEXT)
-    if book.settings.pseudonym_secret:
-        strings[book.settings.pseudonym_secret] = Secret("化名密钥", "“设置”表")
+    for secret in (book.settings.pseudonym_secret, *split_keys(book.settings.retired_secrets)):
+        if secret:
+            strings[secret] = Secret("化名密钥", "“设置”表")
     return strings, phones, tokens
 
 
@@ -196,3 +199,17 @@ def leak_message(leaks: list[Leak]) -> str:
             "请从 docs/ 里的页面、放进 docs/ 的文件或表格里会公开的栏目（规则、奖品、网格的名称和说明）中删除它们，"
             "再运行 kit build。如果只是和某位居民同名的普通词语，可以在 kit.toml 里加一节 [privacy]，"
             "写 public_words = [\"这个词\"]，说明它可以公开。")
+
+
+_LONG_NUMBER = re.compile(r"\d(?:[\s\-]?\d){6,}")  # 7 digits or more: a phone, an id card, a card
+
+
+def reason_faults(reason: str, book: Book, public_words: Iterable[str] = ()) -> list[str]:
+    """What in a --rewrite-history reason must not be published (it stays public forever)."""
+    text = unicodedata.normalize("NFKC", reason)
+    faults = [f"{secret.what}（{secret.where}）" for secret in dict.fromkeys(Scanner(book, public_words).scan_text(text))]
+    if _LONG_NUMBER.search(text):
+        faults.append("一长串数字（像电话、身份证或卡号）")
+    if len(reason) > 200:
+        faults.append("超过 200 个字")
+    return faults

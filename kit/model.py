@@ -19,6 +19,7 @@ class Settings:
     notice_days: int = 7
     ranking_size: int = 20
     pseudonym_secret: str = ""
+    retired_secrets: str = ""  # space-separated, oldest first (kit rotate-secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class Resident:
     name_consent: bool
     card_token: str | None
     status: str  # active | moved
+    retired_tokens: str | None = None  # space-separated tokens of lost cards (kit cards --reissue)
 
 
 @dataclass(frozen=True, slots=True)

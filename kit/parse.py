@@ -13,6 +13,7 @@ from operator import itemgetter
 
 from kit import model
 from kit.problems import Problem, problem
+from kit.keys import secret_fault
 from kit.site_url import BadAddress, normalize_site_url
 from kit.schema import SETTINGS, Column, Kind, Setting, labels, normalize_label
 from kit.tables import Table, Tables
@@ -52,6 +53,8 @@ def parse(tables: Tables) -> Parsed:
         parts[key] = tuple(records)
     settings_table = tables.tables.get("settings")
     settings = _settings(settings_table, problems) if settings_table else model.Settings()
+    if not settings_table:  # every other setting has a default; without a secret nothing is published
+        problems.append(problem("weak-pseudonym-secret", "settings", None, "value"))
     return Parsed(model.Book(settings=settings, **parts), problems, dropped)
 
 
@@ -215,12 +218,16 @@ def _settings(table: Table, problems: list[Problem]) -> model.Settings:
             continue
         first_row[setting.key] = rownum
         if is_empty(raw_value):
+            if setting.key == "pseudonym_secret":
+                problems.append(problem("weak-pseudonym-secret", "settings", rownum, "value"))
             continue
         try:
             chosen[setting.key] = setting_value(setting, raw_value)
         except BadValue as exc:
             problems.append(problem("bad-setting", "settings", rownum, "value", label=setting.zh,
                                     value=shown(raw_value), reason=exc.params["reason"]))
+    if "pseudonym_secret" not in first_row:
+        problems.append(problem("weak-pseudonym-secret", "settings", None, "value"))
     return model.Settings(**chosen)
 
 
@@ -233,6 +240,8 @@ def setting_value(setting: Setting, raw: object) -> object:
                 return normalize_site_url(text)
             except BadAddress as exc:
                 raise BadValue("bad-setting", reason=str(exc)) from None
+        if setting.key == "pseudonym_secret" and (fault := secret_fault(text)):
+            raise BadValue("bad-setting", reason=fault + "；请运行 kit rotate-secret 换成新的密钥")
         if setting.key in PAGE_TEXT_SETTINGS and UNSAFE_PAGE_TEXT.search(text):
             raise BadValue("bad-setting", reason="不能含有 < > \" ' ` \\ { } 或看不见的控制字符，请只写文字")
         return text

@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
-from kit.fingerprint import History, leaf_positions, resident_proofs, resident_salt
+from kit.fingerprint import History, leaf_positions, resident_proofs
+from kit.keys import current_salt
 from kit.ledger import Award
 from kit.privacy import notice_code
 from kit.views import SiteContext, period_totals, standings
@@ -105,7 +106,7 @@ def iter_personal_views(c: SiteContext, site_name: str,
             expiring_30d=account.expiring_30d, rank=ranks.get(rid), ranked=ranked,
             entries=tuple(lines), changes=tuple(changes),
             fingerprint=resident_proofs(history, positions.get(rid, []),
-                                        resident_salt(c.book.settings.pseudonym_secret, rid)) if history else None,
+                                        current_salt(c.book.settings, resident)) if history else None,
         )
 
 

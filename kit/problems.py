@@ -101,8 +101,14 @@ CODES: tuple[Code, ...] = (
     Code("unknown-setting", W, "未知设置项", "“{value}”不是已知的设置项，已忽略。可用的设置项：{options}。"),
     Code("bad-setting", E, "设置值不对", "设置“{label}”的值“{value}”不对：{reason}。"),
     Code("weak-pseudonym-secret", E, "缺少化名密钥",
-         "“设置”表中的“化名密钥”为空或太短（至少 {length} 个字符）。请填写一串别人猜不到的字母数字"
-         "（kit init 创建的表格已自动填好），填好后不要再改，也不要外传。"),
+         "“设置”表中没有“化名密钥”。kit init 创建的表格已自动填好；如果被删掉了，请运行 kit rotate-secret "
+         "生成一个新的（不要自己编一个：自己想的密钥能被人从公开的网站上试出来）。"),
+    Code("public-pseudonym-secret", W, "化名密钥是公开的演示密钥",
+         "“化名密钥”是积分工具包演示表格里的公开密钥，任何人都能用它算出化名对应的居民。演示以外不能用它发布网站"
+         "或打印积分卡：请运行 kit rotate-secret 换成新的密钥。"),
+    Code("minor-name-consent", W, "未满 14 岁不公开姓名",
+         "出生年份 {year}：这位居民可能不满 14 周岁。按《个人信息保护法》，网站上不公开儿童的姓名，"
+         "即使这里填了“是”，排行榜上也只显示化名。"),
     Code("duplicate-setting", W, "设置项重复", "设置“{label}”出现了不止一次，使用第 {first_row} 行的值。"),
 )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from kit.sources.gsheet import SheetSpec, spreadsheet_key
 CONFIG_NAME = "kit.toml"
 DEFAULT_WORKBOOK = "sheets/ledger.xlsx"
 
-KNOWN_KEYS = {"workbook": {"path", "google_sheet", "credentials"}, "output": {"site", "private", "snapshots"},
+KNOWN_KEYS = {"workbook": {"path", "google_sheet", "credentials", "demo"}, "output": {"site", "private", "snapshots"},
               "limits": set(LIMIT_KEYS), "privacy": {"public_words"}}
 
 CONFIG_TEXT = """\
@@ -52,6 +51,15 @@ class Project:
     snapshots_dir: Path | None = None  # local copies of the Google Sheet, one per pull or build
     limits: ReadLimits = ReadLimits()  # [limits]: how large a workbook may be read (kit/limits.py)
     public_words: tuple[str, ...] = ()  # [privacy]: words that may be on the site though a person has that name
+    demo: bool = False  # [workbook] demo = true: the kit's own demo, whose secret is public
+
+    def check_secret(self, secret: str, what: str) -> None:
+        """The demo's public secret is refused everywhere but in the demo itself."""
+        from kit.keys import PUBLIC_SECRETS
+
+        if secret in PUBLIC_SECRETS and not self.demo:
+            raise ProjectError(f"“化名密钥”是积分工具包演示表格里的公开密钥，任何人都能用它算出化名对应的居民，"
+                               f"所以不能用它{what}。请先运行 kit rotate-secret 换成新的密钥。")
 
     @property
     def source(self) -> Path | SheetSpec:
@@ -119,6 +127,7 @@ def load_project(root: Path) -> Project:
         snapshots_dir=setting("output", "snapshots", "snapshots"),
         limits=limits_from_config(config.get("limits")),
         public_words=_public_words(config.get("privacy")),
+        demo=workbook.get("demo") is True,
     )
 
 
@@ -138,6 +147,7 @@ def skeleton_dir() -> Path:
 def init_project(root: Path, example: bool) -> list[Path]:
     """Create a project in root; refuses to overwrite anything that exists."""
     from kit.example import example_book
+    from kit.keys import new_secret
     from kit.model import Book
     from kit.template import write_book
     from kit.tokens import new_token
@@ -152,7 +162,7 @@ def init_project(root: Path, example: bool) -> list[Path]:
     root.mkdir(parents=True, exist_ok=True)
     book = example_book() if example else Book()
     # never the demo's secret or card tokens: those are public in the kit's own repository
-    fresh = dataclasses.replace(book.settings, pseudonym_secret=secrets.token_hex(16))
+    fresh = dataclasses.replace(book.settings, pseudonym_secret=new_secret())
     residents = tuple(dataclasses.replace(r, card_token=new_token() if r.card_token else None)
                       for r in book.residents)
     write_book(root / DEFAULT_WORKBOOK, dataclasses.replace(book, settings=fresh, residents=residents))

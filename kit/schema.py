@@ -142,6 +142,8 @@ SHEETS: tuple[Sheet, ...] = (
                help="积分卡上的号码，由 kit cards 自动生成。不要手改，不要外传；补办新卡见 kit cards --reissue。"),
         Column("status", "状态", Kind.CHOICE, choices=RESIDENT_STATUS, default="active", width=8,
                help="在册 或 迁出；留空视为在册。"),
+        Column("retired_tokens", "旧卡号", Kind.TEXT, width=20,
+               help="补办积分卡时由 kit cards --reissue 自动写入换下来的旧卡号，用来核对已公示的记录。不要修改或删除，不要外传。"),
     ), required=True, help="参加积分的居民名册。这里的信息只供工作人员使用。", id_column="resident_id"),
     Sheet("rules", "积分规则", (
         Column("code", "编码", Kind.ID, required=True, mandatory=True, width=10,
@@ -261,7 +263,10 @@ SETTINGS: tuple[Setting, ...] = (
             help="积分公示显示最近多少天的记录，也是申诉期限。"),
     Setting("ranking_size", "排行榜人数", Kind.INT, 20, 1, 1000, help="排行榜显示前多少名。"),
     Setting("pseudonym_secret", "化名密钥", Kind.TEXT, "",
-            help="生成居民化名用的密钥，kit init 自动填写。不要修改、不要外传；改了所有化名都会变。"),
+            help="生成居民化名用的密钥（32 位以上的十六进制数），kit init 自动填写。不要手改、不要外传；"
+                 "万一泄露，用 kit rotate-secret 更换。"),
+    Setting("retired_secrets", "旧化名密钥", Kind.TEXT, "",
+            help="kit rotate-secret 自动填写：换下来的旧密钥，用来核对已公示的记录。不要修改、删除或外传。"),
 )
 
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

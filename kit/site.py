@@ -70,7 +70,8 @@ PLACEHOLDERS_PAGE = "training/placeholders.md"
 PERSONAL_DIR = ("me", "d")  # sealed personal files: site/me/d/<file id>.bin
 PAGE_ROWS = 200  # notice lines on one page
 PAGE_GRIDS = 10  # grids' ranking boards on one page
-PAD = 512  # sealed files are padded to a multiple of this, so sizes say little
+MIN_SEALED = 4096  # sealed files come in sizes 4, 8, 16, 32 … KB (sealed_size)
+SEAL_OVERHEAD = 28  # nonce and tag (kit/tokens.py seal)
 # Beside the site folder: the build lock, and one staging folder per running build.
 LOCK_FILE = ".kit-build.lock"
 STAGE_PREFIX = ".kit-build-"
@@ -102,6 +103,7 @@ def build_site(project: Project, book: Book, ledger: Ledger, tables: Tables | No
     One build at a time per folder holding the site: the lock covers reading the
     published fingerprint, building and the swap, so two builds never interleave.
     A killed build leaves at most a staging folder, cleaned up by the next one."""
+    project.check_secret(book.settings.pseudonym_secret, "发布网站")
     site_dir = project.site_dir
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -123,7 +125,7 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
     progress(f"核对账本指纹（{len(ledger.awards):,} 条计分记录）")
     published = read_published(site_dir)
     known_rows = PrivateRows(project.private_dir)
-    history = extend(published, current_leaves(book, ledger), ledger.as_of, known_rows, rewrite_reason)
+    history = extend(published, current_leaves(book, ledger), ledger.as_of, known_rows, rewrite_reason, book)
     stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=site_dir.parent))
     try:
         progress("生成页面")
@@ -359,8 +361,14 @@ def _write_personal(site: Path, views: Iterable[tuple[str, PersonalView]]) -> No
     for token, view in views:
         data = json.dumps(view.to_data(), ensure_ascii=False, sort_keys=True,
                           separators=(",", ":")).encode("utf-8")
-        data += b" " * (-len(data) % PAD)
+        data += b" " * (sealed_size(len(data)) - SEAL_OVERHEAD - len(data))
         (folder / f"{file_id(token)}.bin").write_bytes(seal(token, data))
+
+
+def sealed_size(plain: int) -> int:
+    """A sealed file's size: a power of two from 4 KB, so sizes tell only roughly how much
+    history a resident has (they told the number of records almost exactly)."""
+    return max(MIN_SEALED, 1 << (plain + SEAL_OVERHEAD - 1).bit_length())
 
 
 def _write_robots(site: Path, site_url: str) -> None:

@@ -67,6 +67,8 @@ def verify_site(read: Callable[[str], bytes | None]) -> Verdict:
                 return Verdict(len(checkpoints), tuple(notes), f"{where}声明重写，但它替换的不是上一个指纹。")
             notes.append(f"{where}声明重写了历史：{after['rewrite'].get('reason', '')}")
             continue
+        if after.get("note"):
+            notes.append(f"{where}声明：{after['note']}")
         if after.get("previous") != previous:
             return Verdict(len(checkpoints), tuple(notes), f"{where}记录的上一个指纹和实际的上一个指纹不一致。")
         try:

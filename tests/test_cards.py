@@ -22,7 +22,8 @@ import pytest
 from pyzbar.pyzbar import ZBarSymbol
 from pyzbar.pyzbar import decode as zbar_decode
 
-from kit.card_tokens import WorkbookChanged, file_digest, plan_tokens, write_tokens
+from kit.card_tokens import plan_tokens, token_columns
+from kit.write_back import WorkbookChanged, file_digest, write_columns
 from kit.cards import cards_for, write_cards_pdf
 from kit.pipeline import open_source, validate
 from kit.privacy import public_names
@@ -427,14 +428,14 @@ def test_workbook_changed_after_reading_is_not_overwritten(project):
 
     backup = workbook.parent / "备份" / "ledger-test.xlsx"
     with pytest.raises(WorkbookChanged):
-        write_tokens(workbook, digest, layout, rows, plan, backup)
+        write_columns(workbook, digest, layout, token_columns(plan, rows), backup, "卡号")
     assert workbook.read_bytes() == edited
     assert not backup.exists()
     assert not backup.parent.exists()
     assert os.listdir(workbook.parent) == ["ledger.xlsx"]
 
     # with the digest of the file as it is now, the same call writes (so the refusal above was the check)
-    write_tokens(workbook, file_digest(workbook), layout, rows, plan, backup)
+    write_columns(workbook, file_digest(workbook), layout, token_columns(plan, rows), backup, "卡号")
     assert backup.read_bytes() == edited
     tokens = tokens_in_workbook(project)
     assert all(tokens[rid] == token for rid, token in plan.new.items())

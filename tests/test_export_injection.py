@@ -89,7 +89,7 @@ def hostile_book() -> dict[str, list[list[object]]]:
     date, day_after = dt.date(2026, 3, 5), dt.date(2026, 3, 7)
     return {
         "设置": [["项目", "值"], ["名称", p(0)], ["单位", p(1)], ["积分有效期(月)", 12],
-               ["化名密钥", "test-secret-0123456789"], [p(7), p(6)]],  # the last: an unknown setting
+               ["化名密钥", "7e57c0de5ec2e7a9b1d4f6083c5a2e91"], [p(7), p(6)]],  # the last: an unknown setting
         "网格": [["网格编号", "网格名称", "所属社区"]]
         + [[ident(i, "G"), p(i), p(i + 1)] for i in range(N)],
         "工作人员": [["工号", "姓名", "角色"], [STAFF[0], p(2), "登记员"], [STAFF[1], p(3), "审核员"],

@@ -31,7 +31,8 @@ import openpyxl
 import pytest
 
 from kit import merkle
-from kit.fingerprint import hash_bytes, hash_text, resident_salt
+from kit.fingerprint import hash_bytes, hash_text
+from kit.keys import salt_v1, salt_v2
 from kit.project import DEFAULT_WORKBOOK
 from kit.serve import serve
 from kit.tokens import file_id, seal, unseal
@@ -40,7 +41,7 @@ from tests.conftest import BASE, make_project, run_kit, write_xlsx
 
 AS_OF = dt.date(2026, 6, 30)
 LATER = dt.date(2026, 7, 15)
-SECRET = "FPSECRET-ledger-7d31e9a2"
+SECRET = "f95ecae7d31e9a2b4c6d8e0f1a3b5c79"
 D, T = dt.date, dt.time
 
 # Fixed tokens (made once with kit.tokens.new_token()) so that failures are reproducible.
@@ -93,13 +94,15 @@ def entry_row(eid, day, time, rid, code, qty, status) -> list[object]:
     return [eid, day, time, rid, code, qty, None, "S1", "S2", "S3" if code == "TJ" else None, status]
 
 
-def workbook(entries=ENTRIES, redemptions=REDEMPTIONS, appeals=APPEALS, tokens=None) -> dict[str, list[list[object]]]:
+def workbook(entries=ENTRIES, redemptions=REDEMPTIONS, appeals=APPEALS, tokens=None,
+             retired=None) -> dict[str, list[list[object]]]:
     sheets = copy.deepcopy(BASE)
     tokens = TOKENS if tokens is None else tokens
     sheets["设置"] = [["项目", "值"], ["名称", "幸福社区积分"], ["积分有效期(月)", 12], ["化名密钥", SECRET],
                   ["网站地址", "https://jf.example.test/"]]
-    sheets["居民"] = [sheets["居民"][0]] + [[rid, name, grid, born, phone, consent, tokens.get(rid), status]
-                                            for rid, name, grid, born, phone, consent, _t, status in RESIDENTS]
+    sheets["居民"] = [sheets["居民"][0] + ["旧卡号"]] + [
+        [rid, name, grid, born, phone, consent, tokens.get(rid), status, (retired or {}).get(rid)]
+        for rid, name, grid, born, phone, consent, _t, status in RESIDENTS]
     sheets["积分规则"] = sheets["积分规则"] + [["ZY", "志愿服务", "志愿服务", 5, "小时", 20, "否", None, None, "是"]]
     sheets["积分记录"] = [ENTRY_HEADER] + [entry_row(*e) for e in entries]
     sheets["奖品"] = [["编码", "名称", "类型", "所需积分", "库存", "说明"],
@@ -112,6 +115,11 @@ def workbook(entries=ENTRIES, redemptions=REDEMPTIONS, appeals=APPEALS, tokens=N
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def resident_salt(secret: str, rid: str) -> bytes:
+    """The salt the kit gives this resident's leaves: it follows the card (kit/keys.py)."""
+    return salt_v2(secret, rid, TOKENS[rid]) if TOKENS.get(rid) else salt_v1(secret, rid)
 
 
 def build(project: Path, as_of: dt.date = AS_OF, *extra: str):
@@ -428,7 +436,7 @@ def test_a_declared_rewrite_publishes_and_is_recorded(project):
     first = checkpoints(site)[0]
     write(project, _edited(0, 5, 3))
     refused(build(project))
-    result = built(project, AS_OF, "--rewrite-history", REASON)
+    result = built(project, AS_OF, "--rewrite-history", REASON, "--yes")
     cps = checkpoints(site)
     assert [c["number"] for c in cps] == [1, 2]
     assert cps[0] == first
@@ -772,7 +780,8 @@ def test_inclusion_proofs_verify_in_the_browser_and_tampering_fails(appended, tm
         latest = data["checkpoints"][-1]
         latest["root"] = ("0" if latest["root"][0] != "0" else "1") + latest["root"][1:]
         checkpoints_file.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        page.reload(wait_until="networkidle")
+        page.close()  # (a reload would not do: the page took the card number out of its address)
+        page = open_card(f"{lan}me/#{TA}")
         state, text = fingerprint_line(page)
         assert state == "bad", text
         assert "核对没有通过" in text
@@ -785,7 +794,8 @@ def test_inclusion_proofs_verify_in_the_browser_and_tampering_fails(appended, tm
         page = open_card(f"{lan}me/#{TA}")
         assert fingerprint_line(page)[0] == "ok"
         _reseal_with_flipped_proof(site, TA)
-        page.reload(wait_until="networkidle")
+        page.close()
+        page = open_card(f"{lan}me/#{TA}")
         assert page.locator("#kit-me .kit-me-hello").count() == 1  # the file still opens with the card
         state, text = fingerprint_line(page)
         assert state == "bad", text
@@ -930,30 +940,52 @@ def _token_in_workbook(project: Path, rid: str) -> str | None:
     return next(row[column] for row in rows[1:] if row[0] == rid)
 
 
-def test_a_reissued_card_keeps_the_residents_salt(project):
+def _retired_in_workbook(project: Path, rid: str) -> str | None:
+    wb = openpyxl.load_workbook(project / DEFAULT_WORKBOOK, read_only=True)
+    rows = list(wb["居民"].iter_rows(values_only=True))
+    column = rows[0].index("旧卡号")
+    return next(row[column] for row in rows[1:] if row[0] == rid)
+
+
+def test_a_reissued_card_gives_new_records_a_new_salt(project):
+    """Whoever finds a lost card can open its sealed file and so knows its salt: after the
+    reissue, the resident's later records are salted anew, and the old card's salt
+    recognises none of them among the public leaves; the old records keep their salt
+    (found again through 旧卡号) and stay verifiable."""
     site = project / "site"
     old = personal(site, TA)["fingerprint"]
+    old_salt = base64.b64decode(old["salt"])
     result = run_kit(project, "cards", "--reissue", "RFP001")
     assert result.exit_code == 0, result.output
     new_token = _token_in_workbook(project, "RFP001")
     assert new_token and new_token != TA
+    assert _retired_in_workbook(project, "RFP001") == TA  # 旧卡号 keeps the lost card's number
     before = {p.name: p.read_bytes() for p in (site / "ledger").iterdir()}
-    built(project)  # still an extension: the salt does not come from the card
+    built(project)  # still an extension: every published leaf is found under its earlier salt
     assert {p.name: p.read_bytes() for p in (site / "ledger").iterdir()} == before
     assert not (site / "me" / "d" / f"{file_id(TA)}.bin").exists()
     new = personal(site, new_token)["fingerprint"]
-    assert new == old  # same salt, same records, same proofs
-    # and the next build with new rows extends the same leaves
+    assert base64.b64decode(new["salt"]) != old_salt
+    assert [(leaf["index"], leaf["text"], leaf["salt"]) for leaf in new["leaves"]] == [
+        (leaf["index"], leaf["text"], old["salt"]) for leaf in old["leaves"]]  # old records: old salt
+    # the next build with new rows: RFP001's new records are salted with the new card's salt
     sheets = workbook(entries=ENTRIES + APPENDED, redemptions=REDEMPTIONS + [APPENDED_REDEMPTION],
-                      tokens=TOKENS | {"RFP001": new_token})
+                      tokens=TOKENS | {"RFP001": new_token}, retired={"RFP001": TA})
     write(project, sheets)
     built(project, LATER)
     assert [c["number"] for c in checkpoints(site)] == [1, 2]
     fp = personal(site, new_token)["fingerprint"]
-    assert base64.b64decode(fp["salt"]) == resident_salt(SECRET, "RFP001")
+    new_salt = base64.b64decode(fp["salt"])
+    assert new_salt == salt_v2(SECRET, "RFP001", new_token)
+    published = set((site / "ledger" / "leaves.txt").read_text().split())
     latest = checkpoints(site)[-1]
+    fresh = [leaf for leaf in fp["leaves"] if leaf["salt"] == fp["salt"]]
+    assert fresh, "RFP001 has records published after the reissue"
     for leaf in fp["leaves"]:
-        assert merkle.verify_inclusion(merkle.leaf_hash(base64.b64decode(fp["salt"]) + leaf["text"].encode()),
-                                       leaf["index"], latest["size"], [base64.b64decode(p) for p in leaf["proof"]],
-                                       hash_bytes(latest["root"]))
+        salt = base64.b64decode(leaf["salt"])
+        assert merkle.verify_inclusion(merkle.leaf_hash(salt + leaf["text"].encode()), leaf["index"], latest["size"],
+                                       [base64.b64decode(p) for p in leaf["proof"]], hash_bytes(latest["root"]))
+    for leaf in fresh:  # the lost card's salt finds none of the new records
+        assert hash_text(merkle.leaf_hash(old_salt + leaf["text"].encode())) not in published
+        assert hash_text(merkle.leaf_hash(new_salt + leaf["text"].encode())) in published
     assert verify_cli(project).exit_code == 0

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import kit.cli as kit_cli
-from kit.card_tokens import WorkbookChanged
+from kit.write_back import WorkbookChanged
 from kit.cli import cli
 from kit.errors import MissingSheet
 from kit.pipeline import validate

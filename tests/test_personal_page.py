@@ -43,9 +43,8 @@ from kit.views import site_context, site_view
 from tests.conftest import make_project, run_kit, write_xlsx
 
 AS_OF = dt.date(2026, 6, 30)
-SECRET = "PSEUDOSECRET-personal-9f2c41"
+SECRET = "9f2c41a7e3b5d0c8f6a4e2b1d9c7a5e3"
 SITE_URL = "https://jf.example.test/"
-PAD = 512
 NONCE, TAG = 12, 16
 
 # Fixed tokens (made once with kit.tokens.new_token()) so that failures are reproducible.
@@ -636,10 +635,18 @@ def test_each_file_opens_with_its_own_token_only(site, views):
                     unseal(other, raw)
 
 
-def test_file_sizes_are_padded(site):
-    for path in (site / "me" / "d").iterdir():
-        size = path.stat().st_size - NONCE - TAG
-        assert size > 0 and size % PAD == 0, (path.name, path.stat().st_size)
+def test_file_sizes_come_in_a_few_fixed_sizes(site):
+    """A file's size must not tell how many records its resident has: powers of two from 4 KB."""
+    sizes = {path.stat().st_size for path in (site / "me" / "d").iterdir()}
+    assert sizes and all(size >= 4096 and size & (size - 1) == 0 for size in sizes), sizes
+
+
+def test_sealed_sizes_hide_the_number_of_records():
+    """Plain sizes from a resident with no records to one with ~150 fall into 4 buckets."""
+    from kit.site import sealed_size
+
+    assert [sealed_size(n) for n in (0, 500, 4068, 4069, 9000, 30_000)] == [4096, 4096, 4096, 8192, 16384, 32768]
+    assert len({sealed_size(n) for n in range(500, 30_000, 100)}) == 4
 
 
 def test_rebuild_gives_identical_files(project):

@@ -67,7 +67,7 @@ def test_a_deleted_site_or_a_declared_rewrite_builds_again(tmp_path):
     shutil.rmtree(root / "site")
     assert UP_TO_DATE not in run_kit(root, "build", *DAY).output
     assert (root / "site" / "index.html").is_file()
-    rewrite = run_kit(root, "build", *DAY, "--rewrite-history", "测试")
+    rewrite = run_kit(root, "build", *DAY, "--rewrite-history", "测试", "--yes")
     assert rewrite.exit_code == 0, rewrite.output
     assert UP_TO_DATE not in rewrite.output
 

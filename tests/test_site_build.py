@@ -30,7 +30,7 @@ D = dt.date
 T = dt.time
 AS_OF = D(2026, 6, 30)
 AS_OF_ARG = ("--as-of", AS_OF.isoformat())
-SECRET = "site-test-secret-0123456789"
+SECRET = "5173e57b0c1d2e3f4a5b6c7d8e9f0a1b"
 PAGES = ("menu", "rewards", "ranking", "notice", "dashboard", "privacy")
 
 ENTRY_HEAD = ["记录编号", "日期", "时间", "居民编号", "规则编码", "数量", "备注", "登记人", "审核人1", "审核人2", "状态"]

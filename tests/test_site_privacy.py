@@ -24,7 +24,7 @@ from kit.project import DEFAULT_WORKBOOK
 from tests.conftest import make_project, run_kit
 
 AS_OF = dt.date(2026, 6, 30)
-SECRET = "SECRETKEYZQX-7f3a9c1e5b2d4680"
+SECRET = "5ec2e7ca7f3a9c1e5b2d46800d1e2f3a"
 SITE_URL = "https://jf.example.cn/"
 
 STAFF = [
@@ -211,7 +211,7 @@ def _secrets() -> dict[str, str]:
     found["申诉理由机密"] = "appeal reason (fragment)"
     found["职员秘名"] = "staff name (fragment)"
     found["TOKENSECRETQWERTY"] = "card token (fragment)"
-    found["SECRETKEYZQX"] = "pseudonym secret (fragment)"
+    found["5ec2e7ca7f3a9c1e"] = "pseudonym secret (fragment)"
     return found
 
 

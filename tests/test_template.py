@@ -17,7 +17,7 @@ from kit.template import INSTRUCTIONS, LAST_ROW, list_name, write_book
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     path = tmp_path_factory.mktemp("tpl") / "ledger.xlsx"
-    write_book(path, Book(settings=Settings(pseudonym_secret="tpl-secret-0123456789")))  # as kit init does
+    write_book(path, Book(settings=Settings(pseudonym_secret="7b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e")))  # as kit init does
     return path
 
 

@@ -82,7 +82,7 @@ def optional(edit):
 
 ENTRIES, RESIDENTS, RULES, STAFF = "积分记录", "居民", "积分规则", "工作人员"
 BONUSES, REWARDS, REDEMPTIONS, APPEALS, SETTINGS = "加分规则", "奖品", "兑换记录", "申诉", "设置"
-SECRET = "test-secret-0123456789"  # BASE's 化名密钥, on row 4 of 设置
+SECRET = "7e57c0de5ec2e7a9b1d4f6083c5a2e91"  # BASE's 化名密钥, on row 4 of 设置
 SECRET_ROW = ["化名密钥", SECRET]
 
 CASES = [
@@ -111,6 +111,8 @@ CASES = [
                  [("bad-year", 2, "birth_year")], id="bad-year"),
     pytest.param(cell(RESIDENTS, 2, "手机", "12345"),
                  [("bad-phone", 2, "phone")], id="bad-phone"),
+    pytest.param(cell(RESIDENTS, 2, "出生年份", 2013),  # R1 consents; 13 in 2026: never shown by name
+                 [("minor-name-consent", 2, "name_consent")], id="minor-name-consent"),
     pytest.param(copy_row(RULES, 2, 编码="GY", 每日上限=-5),
                  [("negative-value", 4, "daily_cap")], id="negative-value"),
     pytest.param(copy_row(RULES, 2, 编码="GY", 分值=0),
@@ -183,7 +185,15 @@ CASES = [
     pytest.param(add_row(SETTINGS, "公示天数", 0),
                  [("bad-setting", 5, "value")], id="bad-setting"),
     pytest.param(cell(SETTINGS, 4, "值", "short"),
-                 [("weak-pseudonym-secret", None, "value")], id="weak-pseudonym-secret"),
+                 [("bad-setting", 4, "value")], id="typed-pseudonym-secret"),
+    pytest.param(cell(SETTINGS, 4, "值", "my-community-secret-2026"),
+                 [("bad-setting", 4, "value")], id="long-typed-pseudonym-secret"),
+    pytest.param(cell(SETTINGS, 4, "值", "0" * 32),
+                 [("bad-setting", 4, "value")], id="not-random-pseudonym-secret"),
+    pytest.param(cell(SETTINGS, 4, "值", None),
+                 [("weak-pseudonym-secret", 4, "value")], id="empty-pseudonym-secret"),
+    pytest.param(cell(SETTINGS, 4, "值", "d3e0a9c5b7f14e2d8a6c0b9e7f5d3a1c"),
+                 [("public-pseudonym-secret", None, "value")], id="public-pseudonym-secret"),
     pytest.param(add_row(SETTINGS, "名称", "另一个名称"),
                  [("duplicate-setting", 5, "key")], id="duplicate-setting"),
 ]

@@ -23,7 +23,7 @@ from kit.views import config_text, site_view
 D = dt.date
 T = dt.time
 AS_OF = D(2026, 6, 30)
-SECRET = "views-test-secret-0123456789"
+SECRET = "51e3c2b1a0f9e8d7c6b5a4938271605f"
 
 SETTINGS = Settings(site_name="幸福社区积分", organization="幸福街道综治中心", min_group_size=3,
                     notice_days=7, ranking_size=5, pseudonym_secret=SECRET)

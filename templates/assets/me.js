@@ -141,8 +141,8 @@
     if (!checkpoint || checkpoint.root !== fp.checkpoint.root || checkpoint.size !== fp.checkpoint.size) {
       return false;
     }
-    var salt = b64(fp.salt);
     return fp.leaves.every(function (leaf) {
+      var salt = b64(leaf.salt || fp.salt);  // a record published before a reissue keeps its salt
       var hash = C.sha256(join([new Uint8Array([0]), salt, enc.encode(leaf.text)]));
       return includes(hash, leaf.index, checkpoint.size, leaf.proof.map(b64), checkpoint.root);
     });
