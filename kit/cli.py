@@ -388,9 +388,12 @@ def rotate_secret_command(workbook: str | None) -> None:
     source = open_source(project.source, project.limits)
     with _steps() as progress:
         result = validate(source, dt.date.today(), progress, _cache())
-    rotation = plan_rotation(result.tables.tables.get("settings"))
-    backup, name = _write_back(project, source, digest, result.tables.layout("settings"), rotation.columns,
-                               "化名密钥")
+    layout = result.tables.layout("settings")
+    if layout is None:
+        raise KitError("表格里没有“设置”工作表，无法更换化名密钥。请按模板加上“设置”工作表（项目、值两列）。")
+    # the sheet's cells as they are now (a kept parse holds no cells)
+    rotation = plan_rotation(layout, source.read(layout.name).rows)
+    backup, name = _write_back(project, source, digest, layout, rotation.columns, "化名密钥")
     click.echo(f"✓ 已在 {name} 的“设置”表换上新的化名密钥；原来的密钥移到了“旧化名密钥”，"
                f"用来核对已经公示的记录，请不要删除。改动前的表格备份在 {backup}。")
     click.echo("下一次 kit build 会在“账本指纹”页面公开一条说明（密钥已更换，已公示的记录一条未改）。"

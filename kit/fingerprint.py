@@ -142,7 +142,7 @@ def extend(previous: Published | None, leaves: list[Leaf], as_of: dt.date, known
         return _history(leaves, previous.checkpoints, as_of,
                         {"reason": rewrite_reason, "replaced": {"size": last.size, "root": last.root}}, generation)
     if missing:
-        raise HistoryRewritten(_missing_message(missing, known_rows))
+        raise HistoryRewritten(_missing_message(missing, known_rows, leaves))
     old = set(previous.leaves)
     again = {(leaf.sheet, leaf.ident) for leaf in earlier.values()}  # published under an earlier salt
     ordered = [by_hash[h] for h in previous.leaves] + [
@@ -185,14 +185,20 @@ def _history(ordered: list[Leaf], earlier: tuple[Checkpoint, ...], as_of: dt.dat
     return History(tuple(ordered), tree, earlier + (checkpoint,))
 
 
-def _missing_message(missing: list[bytes], known_rows: dict[str, dict]) -> str:
+def _missing_message(missing: list[bytes], known_rows: Mapping[str, dict], leaves: list[Leaf] = ()) -> str:
     named = []
     for h in missing[:20]:
         row = known_rows.get(h.hex())
         named.append(f"“{SHEET_NAMES.get(row['sheet'], row['sheet'])}”表第 {row['row']} 行（{row['id']}）"
                      if row else "一条无法确定位置的记录")
     more = f" 等 {len(missing)} 条" if len(missing) > 20 else ""
-    return ("已经公示的记录被修改或删除了：" + "、".join(named) + more + "。公示过的积分不能直接改动："
+    # records still in the workbook, unchanged in the row map's eyes: their salt changed, i.e. the card did
+    current = {(leaf.sheet, leaf.ident): leaf.resident_id for leaf in leaves}
+    owners = sorted({current[(row["sheet"], row["id"])] for row in map(known_rows.get, (h.hex() for h in missing))
+                     if row and (row["sheet"], row["id"]) in current})
+    card = (f"如果 {'、'.join(owners[:5])} 的卡号是手工改过的，请把原来的卡号填进“居民”表的“旧卡号”一列"
+            "（补办请用 kit cards --reissue，它会自动填写），再运行 kit build。") if owners else ""
+    return ("已经公示的记录被修改或删除了：" + "、".join(named) + more + "。" + card + "公示过的积分不能直接改动："
             "请把这些行恢复原样，需要更正时在“申诉”表登记更正结果（只增加新行）。"
             "如果刚补办过积分卡或更换过化名密钥，请检查“居民”表的“旧卡号”和“设置”表的“旧化名密钥”有没有被删改"
             "（改动前的表格在 备份/ 文件夹里）。"

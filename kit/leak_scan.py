@@ -36,6 +36,8 @@ PHONE_TAIL = 8  # the last 8 digits of a phone identify it
 _DIGIT_RUN = re.compile(r"\d(?:[\s\-.]?\d){6,}")
 _BASE32_RUN = re.compile(r"[A-Z2-7](?:[-\s]?[A-Z2-7]){25,}")  # grouped by dashes or spaces, as typed
 _TAG = re.compile(r"<[^<>]*>")
+_INLINE_TAG = re.compile(r"</?(?:a|abbr|b|bdi|bdo|cite|code|data|dfn|em|i|kbd|mark|q|s|samp|small|span|strong|sub|sup|"
+                         r"time|u|var|wbr)\b[^<>]*>", re.I)
 _WORD = re.compile(r"[A-Za-z0-9]")
 
 
@@ -135,8 +137,8 @@ def readable_text(name: str, data: bytes) -> str:
             pass
     joined = "\n".join(parts)
     joined += "\n" + html.unescape(joined)
-    if name.endswith((".html", ".xml", ".svg", ".json")):  # 张<strong>宝</strong>三 reads 张宝三
-        joined += "\n" + _TAG.sub("", joined)
+    if name.endswith((".html", ".xml", ".svg", ".json")):  # 张<strong>宝</strong>三 reads 张宝三; cells stay apart
+        joined += "\n" + _TAG.sub(" ", _INLINE_TAG.sub("", joined))
     return ZERO_WIDTH.sub("", joined)
 
 

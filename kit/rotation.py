@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.errors import KitError
 from kit.keys import new_secret, split_keys
 from kit.schema import SETTINGS_BY_KEY, labels, normalize_label
-from kit.tables import Table
+from kit.tables import SheetLayout
 from kit.values import is_empty
 from kit.write_back import Columns
 
@@ -24,14 +23,13 @@ class Rotation:
     columns: Columns  # the 设置 cells to write
 
 
-def plan_rotation(table: Table | None) -> Rotation:
-    if table is None:
-        raise KitError("表格里没有“设置”工作表，无法更换化名密钥。请按模板加上“设置”工作表（项目、值两列）。")
-    key_col, value_col = table.layout.columns["key"], table.layout.columns["value"]
+def plan_rotation(layout: SheetLayout, cells: list[list[object]]) -> Rotation:
+    """cells: the 设置 sheet as it is in the file, row 1 first."""
+    key_col, value_col = layout.columns["key"], layout.columns["value"]
     rows: dict[str, tuple[int, str]] = {}  # setting key → (row, raw value)
-    last = table.layout.header_row
-    for number, row in enumerate(table.rows, start=1):
-        if number <= table.layout.header_row or not any(not is_empty(c) for c in row):
+    last = layout.header_row
+    for number, row in enumerate(cells, start=1):
+        if number <= layout.header_row or not any(not is_empty(c) for c in row):
             continue
         last = number
         name = normalize_label(row[key_col]) if key_col < len(row) else ""

@@ -117,6 +117,9 @@ def workbook(entries=ENTRIES, redemptions=REDEMPTIONS, appeals=APPEALS, tokens=N
 # --------------------------------------------------------------------------- helpers
 
 
+TC_NEW = "QWERTYUIOPASDFGHJKLZXCVBNM"  # a valid card number nobody was given
+
+
 def resident_salt(secret: str, rid: str) -> bytes:
     """The salt the kit gives this resident's leaves: it follows the card (kit/keys.py)."""
     return salt_v2(secret, rid, TOKENS[rid]) if TOKENS.get(rid) else salt_v1(secret, rid)
@@ -945,6 +948,20 @@ def _retired_in_workbook(project: Path, rid: str) -> str | None:
     rows = list(wb["居民"].iter_rows(values_only=True))
     column = rows[0].index("旧卡号")
     return next(row[column] for row in rows[1:] if row[0] == rid)
+
+
+def test_a_card_number_changed_by_hand_is_refused_with_the_way_out(project, tmp_path):
+    """Without 旧卡号 the published records salted with the old card cannot be found again: the
+    build refuses (never silently), names the resident and says what to fill in."""
+    root = copy_project(project, tmp_path / "by-hand")
+    before = tree_hashes(root / "site")
+    write(root, workbook(tokens=TOKENS | {"RFP001": TC_NEW}))
+    result = build(root)
+    assert result.exit_code == 1
+    assert "history-rewritten" in result.output and "RFP001" in result.output and "旧卡号" in result.output
+    assert tree_hashes(root / "site") == before
+    write(root, workbook(tokens=TOKENS | {"RFP001": TC_NEW}, retired={"RFP001": TA}))
+    assert build(root).exit_code == 0
 
 
 def test_a_reissued_card_gives_new_records_a_new_salt(project):

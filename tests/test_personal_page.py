@@ -103,15 +103,16 @@ def _entries() -> list[list[object]]:
                        for i, (eid, day, time, rid, code, qty, status) in enumerate(rows)]
 
 
-def workbook(r3_token: str = T3) -> dict[str, list[list[object]]]:
-    residents = [list(r) for r in RESIDENTS]
+def workbook(r3_token: str = T3, r3_retired: str | None = None) -> dict[str, list[list[object]]]:
+    residents = [list(r) + [None] for r in RESIDENTS]
     residents[2][6] = r3_token
+    residents[2][8] = r3_retired  # 旧卡号: what kit cards --reissue writes
     return {
         "设置": [["项目", "值"], ["名称", "幸福社区积分"], ["单位", "幸福街道综治中心"], ["网站地址", SITE_URL],
                  ["积分有效期(月)", 12], ["衰减比例", 0.5], ["化名密钥", SECRET]],
         "网格": [["网格编号", "网格名称", "所属社区"], ["G1", "第一网格", "幸福社区"], ["G2", "第二网格", "幸福社区"]],
         "工作人员": [["工号", "姓名", "角色"], *[list(s) for s in STAFF]],
-        "居民": [["居民编号", "姓名", "网格", "出生年份", "手机", "同意公开姓名", "卡号", "状态"], *residents],
+        "居民": [["居民编号", "姓名", "网格", "出生年份", "手机", "同意公开姓名", "卡号", "状态", "旧卡号"], *residents],
         "积分规则": [
             ["编码", "名称", "类别", "分值", "单位", "每日上限", "双人审核", "适合人群", "说明", "启用"],
             ["XL", "治安巡逻", "平安巡防", 10, "小时", 40, "否", "所有居民", None, "是"],
@@ -168,7 +169,7 @@ def project(tmp_path_factory) -> Project:
     first = _sealed(root / "site")
     _build(root)
     second = _sealed(root / "site")
-    write_xlsx(root / DEFAULT_WORKBOOK, workbook(T3))  # the reissue: a new token in 卡号
+    write_xlsx(root / DEFAULT_WORKBOOK, workbook(T3, T3_OLD))  # the reissue: a new token in 卡号, the old in 旧卡号
     _build(root)
     return Project(root, root / "site", first, second, _sealed(root / "site"))
 
@@ -659,6 +660,9 @@ def test_rebuild_gives_identical_files(project):
     before, after = (json.loads(unseal(token, data)) for token, data in
                      ((T3_OLD, project.first[old]), (T3, project.final[new])))
     assert after.pop("pseudonym") != before.pop("pseudonym")  # a new card, a new pseudonym
+    old_fp, new_fp = before.pop("fingerprint"), after.pop("fingerprint")
+    assert new_fp.pop("salt") != old_fp.pop("salt")  # and a new salt for new records
+    assert new_fp == old_fp  # the published ones keep theirs
     assert after == before
 
 

@@ -48,7 +48,8 @@ def injection_workbook() -> dict[str, list[list[object]]]:
     return {
         # < > " ' ` \ { } in these two are errors at their cells (tests/test_site_security.py)
         "设置": [["项目", "值"], ["名称", "幸福社区积分" + SETTING_PAYLOAD], ["单位", "街道中心" + SETTING_PAYLOAD],
-                 ["网站地址", "https://jf.example.cn/"], ["化名密钥", "1a7ec7ed5ec2e7b3c4d5e6f708192a3b"]],
+                 ["网站地址", "https://jf.example.cn/"], ["化名密钥", "1a7ec7ed5ec2e7b3c4d5e6f708192a3b"],
+                 ["最小公布人数", 1]],  # nothing hidden: every payload reaches a page
         "网格": [["网格编号", "网格名称", "所属社区"], ["G1", "一网格" + INLINE, INLINE], ["G2", "二网格" + BLOCKS, INLINE]],
         "工作人员": [["工号", "姓名", "角色"], ["S1", "王芳", "登记员"], ["S2", "李强", "审核员"], ["S3", "赵敏", "管理员"]],
         "居民": [["居民编号", "姓名", "网格", "出生年份", "手机", "同意公开姓名", "卡号", "状态"], *residents],
