@@ -183,3 +183,18 @@ def check_pages(site: Path) -> list[str]:
         elif first_script != -1 and html.find("Content-Security-Policy") > first_script:
             wrong.append(f"{where}: policy after the first script")
     return wrong
+
+
+def policies_in_place(site: Path) -> list[str]:
+    """The build's own quick check after secure_pages: every page has one policy, before any
+    script (check_pages reads every page again and also recomputes each policy)."""
+    wrong = []
+    for path in sorted(site.rglob("*.html")):
+        html = path.read_text(encoding="utf-8")
+        found = _META_RE.findall(html)
+        first_script = html.find("<script")
+        if len(found) != 1 or "default-src 'self'" not in found[0] or "unsafe-inline" in found[0].split("style-src")[0]:
+            wrong.append(f"{path.relative_to(site).as_posix()}: no single strict policy")
+        elif first_script != -1 and html.find("Content-Security-Policy") > first_script:
+            wrong.append(f"{path.relative_to(site).as_posix()}: policy after the first script")
+    return wrong

@@ -6,12 +6,11 @@ kit's generator (128 random bits, written as hex): a secret someone typed can be
 guessed offline from the public site. A replaced secret is kept in 旧化名密钥 so that
 records published under it stay verifiable; from then on only the new one is used.
 
-A resident's leaves are salted with a key of the secret, the resident id and their
-card number (v2; v1, without the card, for residents without a card and in sites
-built before). A reissued card brings a new salt, so whoever finds the lost card,
-and with it the old salt, cannot recognise the resident's later records among the
-public leaves. 旧卡号 keeps the lost cards' numbers, whose salts the records
-published under them still carry.
+A resident's leaves are salted with a key of the secret and the resident id (v1, as
+the kit always did). Once a card has been reissued, the salt also takes in the
+current card number (v2), so whoever finds the lost card, and with it the old salt,
+cannot recognise the resident's later records among the public leaves. 旧卡号 keeps
+the lost cards' numbers, whose salts the records published under them still carry.
 """
 
 from __future__ import annotations
@@ -50,6 +49,8 @@ def split_keys(text: str | None) -> tuple[str, ...]:
 
 
 def retired_tokens(resident: Resident) -> tuple[str, ...]:
+    if not resident.retired_tokens:
+        return ()
     return tuple(t for t in (normalize(part) for part in split_keys(resident.retired_tokens)) if t)
 
 
@@ -66,11 +67,13 @@ def salt_v2(secret: str, resident_id: str, token: str) -> bytes:
 
 
 def current_salt(settings: Settings, resident: Resident) -> bytes:
-    """The salt of the resident's new leaves: it follows the card, so a lost card's salt
-    (in the sealed file the finder can open) never salts a later record."""
-    if not resident.card_token:  # no card, no sealed file: nobody holds this salt
+    """The salt of the resident's new leaves. It changes with every reissued card, so a lost
+    card's salt (in the sealed file the finder can open) never salts a later record; until
+    the first reissue it is the salt the kit has always used, so no published leaf has to
+    be looked for under another salt."""
+    if not retired_tokens(resident):
         return salt_v1(settings.pseudonym_secret, resident.resident_id)
-    return salt_v2(settings.pseudonym_secret, resident.resident_id, resident.card_token)
+    return salt_v2(settings.pseudonym_secret, resident.resident_id, resident.card_token or "")
 
 
 def earlier_salts(settings: Settings, resident: Resident) -> list[bytes]:

@@ -27,7 +27,7 @@ import yaml
 from markupsafe import Markup
 
 from kit import charts
-from kit.csp import check_pages, secure_pages
+from kit.csp import policies_in_place, secure_pages
 from kit.images import IMAGES, clean_image
 from kit.leak_scan import PersonalDataOnSite, Scanner, leak_message
 from kit.errors import BuildRunning, KitError
@@ -166,7 +166,7 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
 def _check_published(site: Path, book: Book, public_words: tuple[str, ...], progress: Progress) -> None:
     """The product's own last line of defence, on the finished folder, before it replaces the site."""
     progress("检查网站里有没有个人信息")
-    wrong = check_pages(site)
+    wrong = policies_in_place(site)
     if wrong:
         raise BuildError("网站页面缺少安全设置（Content-Security-Policy），没有发布：" + "；".join(wrong[:5]))
     leaks = Scanner(book, public_words, _kit_text()).scan_site(site)

@@ -315,14 +315,20 @@ def _by_grid(c: SiteContext, totals: dict[str, int]) -> dict[str, dict[str, int]
     return grids
 
 
-def _board(c: SiteContext, title: str, totals: dict[str, int], hidden: bool = False) -> Board:
+def _board(c: SiteContext, title: str, totals: dict[str, int], hidden: bool = False,
+           total_hidden: bool = False) -> Board:
+    """total_hidden: the group's points total is not published, so the board must not list
+    everyone (its sum would be that total): at least min_group_size residents stay off it."""
     ranked = standings(c, totals)
-    if hidden or len(ranked) < c.minimum:
+    size = c.book.settings.ranking_size
+    if total_hidden:
+        size = min(size, len(ranked) - c.minimum)
+    if hidden or len(ranked) < c.minimum or size <= 0:
         return Board(title, (), True)
     year = c.disclosure.year(c.as_of.year)
     rows = tuple(RankRow(rank, c.names.display[rid], OTHER_GRIDS if c.residents[rid].grid_id in year.hidden_grids
                          else c.grid_of(rid), points)
-                 for rank, points, rid in ranked[:c.book.settings.ranking_size])
+                 for rank, points, rid in ranked[:size])
     return Board(title, rows, False)
 
 
@@ -338,7 +344,8 @@ def ranking_view(c: SiteContext) -> RankingView:
         for g in c.book.grids
     )
     return RankingView(year_label, month_label,
-                       (_board(c, f"全社区 · {year_label}", year),
+                       (_board(c, f"全社区 · {year_label}", year,
+                               total_hidden=not c.disclosure.year(c.as_of.year).total_shown),
                         _board(c, f"全社区 · {month_label}", month)),
                        grids, c.book.settings.ranking_size, c.minimum)
 

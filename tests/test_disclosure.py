@@ -211,3 +211,23 @@ def test_past_figures_do_not_change_when_a_resident_moves():
     assert before.dashboard.categories == after.dashboard.categories
     assert [f for f in before.home.figures if "参与" in f.label or "积分" in f.label] == \
         [f for f in after.home.figures if "参与" in f.label or "积分" in f.label]
+
+
+# --- (6) a board that lists everyone adds up to a hidden total --------------------------------
+
+
+def test_the_year_board_never_adds_up_to_a_hidden_year_total():
+    """12 residents took part this year and the board has room for 20; October had 3 residents,
+    so the year total is hidden. Listing all 12 would give it back (their sum): the board leaves
+    at least min_group_size residents off."""
+    people = residents({"G1": 6, "G2": 6})
+    plan = [(D(2026, 9, 10), r.resident_id, "XL", 1 + i % 4) for i, r in enumerate(people)]
+    plan += [(D(2026, 10, 10), rid, "XL", 1) for rid in ids(people, "G1")[:3]]
+    v = view(book(people, plan), D(2026, 11, 15))
+    assert {f.label: f.value for f in v.home.figures}["2026 年发放积分"] is None
+    board = v.ranking.community[0]
+    assert not board.suppressed and len(board.rows) == 12 - MINIMUM
+    shown = {m.month: m.points for m in v.dashboard.months}
+    assert shown["2026-10"] is None
+    everyone = sum(a.points for a in compute(book(people, plan), D(2026, 11, 15)).awards.values())
+    assert sum(row.points for row in board.rows) < everyone - max(row.points for row in board.rows)
