@@ -82,6 +82,16 @@ def test_pseudonyms_are_stable_for_the_same_secret():
     assert set(first) == {r.resident_id for r in residents}
 
 
+def test_resorting_the_sheet_changes_no_pseudonym():
+    """Sorting 居民 by name or grid gives everyone another row: pseudonyms (clashes included,
+    20,000 residents make ~200) depend on the resident id, not the row."""
+    residents = many(20_000)
+    rows = list(range(2, 20_002))
+    random.Random(7).shuffle(rows)
+    resorted = [dataclasses.replace(r, row=row) for r, row in zip(residents, rows)]
+    assert pseudonyms(SECRET, resorted, YEAR) == pseudonyms(SECRET, residents, YEAR)
+
+
 def test_pseudonyms_look_like_a_word_and_four_digits():
     for name in pseudonyms(SECRET, many(200), YEAR).values():
         word, number = name[:-4], name[-4:]

@@ -10,14 +10,13 @@ inside the notice window). Then every file under site/ is scanned for it.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import html
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from kit import leak_scan
 from kit.pipeline import open_source, validate
 from kit.privacy import masked_name, public_names
 from kit.project import DEFAULT_WORKBOOK
@@ -146,33 +145,12 @@ def book(built):
     return result.book
 
 
-ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
-
-
-def _json_strings(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for k, v in value.items() for s in _json_strings(k) + _json_strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _json_strings(v)]
-    return []
 
 
 def readable_text(path: Path) -> str:
-    """A file's text as a reader or a search engine would see it: gzip opened, JSON
-    decoded (\\uXXXX escapes), HTML entities resolved, the zero-width spaces that
-    Chinese search segmentation inserts between words removed."""
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    text = data.decode("utf-8", errors="replace")
-    parts = [text]
-    if path.suffix == ".json" or path.name.endswith(".json.gz"):
-        parts += _json_strings(json.loads(text))
-    joined = "\n".join(parts)
-    joined = joined + "\n" + html.unescape(joined)
-    return ZERO_WIDTH.sub("", joined)
+    """A file's text as a reader or a search engine would see it (gzip opened, JSON decoded,
+    entities resolved, zero-width spaces removed): the kit's own pre-publish reading."""
+    return leak_scan.readable_text(path.name, path.read_bytes())
 
 
 def visible_text(path: Path) -> str:

@@ -47,7 +47,7 @@ from kit.serve import serve
 from kit.tokens import grouped
 from kit.views import site_context, site_view
 from tests.conftest import make_project, run_kit, write_text_xlsx, write_xlsx
-from tests.test_site_offline import CHROMIUM, LAUNCH_ARGS, Visit, needs_chromium, search
+from tests.test_site_offline import CHROMIUM, Visit, chromium_site, needs_chromium, search
 from tests.test_site_privacy import AS_OF, RESIDENTS, SECRET, STAFF, privacy_workbook
 
 # Card numbers made once with kit.tokens.new_token(), one per resident of RESIDENTS.
@@ -379,14 +379,8 @@ def browser(site):
     """(base URL, browser) for main's site."""
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with serve(site, "127.0.0.1", 0) as base, sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            yield base, chromium
-        finally:
-            chromium.close()
+    with chromium_site(site) as served:
+        yield served
 
 
 @contextlib.contextmanager
