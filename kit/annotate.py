@@ -14,7 +14,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import PatternFill
 
 from kit.errors import OutputError
-from kit.files import save_workbook
+from kit.files import refuse_if_open, save_workbook
 from kit.pipeline import Validated
 from kit.sources import Source
 from kit.snapshot import values_workbook
@@ -54,5 +54,6 @@ def annotate(source_path: Path | None, source: Source, validated: Validated, out
         cell.fill = FILLS[worst]
         text = "\n".join(f"【{'错误' if p.is_error else '提醒'} {p.code}】{p.message}" for p in found)
         cell.comment = Comment(text, "积分工具包", width=320, height=40 + 40 * len(found))
-    save_workbook(wb, out)
+    refuse_if_open(out, "批注副本")
+    save_workbook(wb, out, "批注副本")
     return len(notes)

@@ -25,6 +25,7 @@ from operator import attrgetter
 from pathlib import Path
 
 import kit
+from kit.errors import OutputError
 from kit.files import write_text_atomic
 from kit.model import Book
 from kit.parse import RECORD_TYPES, Parsed
@@ -89,8 +90,11 @@ def site_unchanged(root: Path, site_dir: Path, digest: str) -> bool:
 
 def record_site(root: Path, site_dir: Path, digest: str) -> None:
     folder = root / CACHE_DIR
-    folder.mkdir(exist_ok=True)
-    write_text_atomic(folder / _STAMP, json.dumps({"inputs": digest, "site": _site_marker(site_dir)}))
+    try:
+        folder.mkdir(exist_ok=True)
+        write_text_atomic(folder / _STAMP, json.dumps({"inputs": digest, "site": _site_marker(site_dir)}))
+    except (OSError, OutputError):
+        pass  # the next build simply runs again
 
 
 def _site_marker(site_dir: Path) -> str | None:

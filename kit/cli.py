@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import json
 import os
+import re
 import sys
 import threading
 from collections import defaultdict
@@ -17,6 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from kit import cli_zh
 from kit.cache import CACHE_DIR, build_digest, record_site, site_unchanged
 from kit.errors import KitError, ProjectError
 from kit.limits import ReadLimits
@@ -27,6 +31,7 @@ from kit.sources.gsheet import SheetSpec
 from kit.tables import place
 
 TEXT_LIMIT_PER_SHEET = 200
+cli_zh.install()
 
 
 @contextlib.contextmanager
@@ -43,8 +48,39 @@ def _steps(console: Console | None = None) -> Iterator[Callable[[str], None]]:
 INTERNAL_ERROR = 3
 
 
+DEMO_READ_ONLY = ("这是积分工具包自带的演示项目（kit.toml 里写着 demo = true），它的表格由 python -m kit.example 生成，"
+                  "工具包不会改动它。要试发卡、补卡，请先用 kit init 演示社区 --example 建一个自己的演示项目。")
+
+
+def shell_arg(text: object) -> str:
+    """text as one argument to paste into cmd, PowerShell or bash."""
+    text = str(text)
+    if re.fullmatch(r"[\w./\\:+=@-]+", text):
+        return text
+    if re.search(r"[$`\"]", text) and os.name != "nt":
+        return "'" + text.replace("'", "'\\''") + "'"
+    return f'"{text}"'
+
+
+def kit_command() -> str:
+    """How to type the kit here: `kit`, or `py -m kit` when it was started as a module."""
+    if Path(sys.argv[0]).name == "__main__.py":
+        return "py -m kit" if os.name == "nt" else f"{shell_arg(Path(sys.executable).name)} -m kit"
+    return "kit"
+
+
+# Commands in the order of the work: set up, check and count, publish, print, look back, keep safe.
+WORKFLOW = ("init", "validate", "balances", "build", "serve", "cards", "handouts", "report", "verify", "pull",
+            "rotate-secret")
+
+
 class KitGroup(click.Group):
     """Turns KitError into one Chinese message and exit 2; never a traceback."""
+
+    command_class = cli_zh.Command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in WORKFLOW if name in self.commands] + sorted(set(self.commands) - set(WORKFLOW))
 
     def invoke(self, ctx: click.Context):
         try:
@@ -66,15 +102,32 @@ class KitGroup(click.Group):
 
 
 class DateType(click.ParamType):
-    name = "YYYY-MM-DD"
+    """A date written as staff write them in the workbook: 2026-03-05, 2026/3/5, 2026年3月5日."""
+
+    name = "日期"
 
     def convert(self, value, param, ctx):
         if isinstance(value, dt.date):
             return value
+        from kit.values import BadValue, to_date
+
         try:
-            return dt.date.fromisoformat(str(value))
+            return to_date(str(value).strip())
+        except BadValue:
+            self.fail(f"“{value}”不是有效日期，请写成 2026-03-05、2026/3/5 或 2026年3月5日。", param, ctx)
+
+
+class PortType(click.ParamType):
+    name = "端口号"
+
+    def convert(self, value, param, ctx):
+        try:
+            port = int(str(value).strip())
         except ValueError:
-            self.fail(f"“{value}”不是有效日期，请写成 2026-03-05 这样的格式。", param, ctx)
+            port = 0
+        if not 1 <= port <= 65535:
+            self.fail(f"“{value}”不是端口号，请写 1 到 65535 之间的整数，如 8000。", param, ctx)
+        return port
 
 
 def _target(argument: str | None) -> Path | SheetSpec:
@@ -110,38 +163,52 @@ def _name(target: Path | SheetSpec) -> str:
     return target.name if isinstance(target, Path) else "Google 表格"
 
 
-@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KitGroup, context_settings={"help_option_names": ["-h", "--help"]}, options_metavar="[选项]",
+             subcommand_metavar="命令 [参数]...")
 @click.version_option(package_name="points-kit", prog_name="kit")
 def cli() -> None:
     """积分工具包：校验积分表格、计算积分、生成公开网站。"""
 
 
 @cli.command("init")
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", default=".", metavar="[文件夹]", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--example", is_flag=True, help="填入示例数据（320 位居民、两年的积分记录）。")
 def init_command(directory: Path, example: bool) -> None:
-    """在 DIRECTORY（默认当前文件夹）创建一个社区积分项目。"""
+    """在一个文件夹里（默认当前文件夹）新建社区积分项目：配置、空白表格模板和网站页面。
+
+    \b
+    示例：
+      kit init 幸福社区
+      kit init 演示社区 --example
+    """
     created = init_project(directory, example)
     click.echo(f"已在“{directory}”创建积分项目：")
     for path in created:
         click.echo(f"  {path}")
     workbook = created[1]
+    kit = kit_command()
     click.echo(
         f"\n下一步：用 Excel 或 WPS 打开 {workbook} 填写；填好后运行\n"
-        f"  kit validate {workbook}\n检查有没有填错。"
+        f"  cd {shell_arg(directory)}\n  {kit} validate\n检查有没有填错，再运行 {kit} build 生成网站。"
     )
 
 
 @cli.command("validate")
-@click.argument("workbook", required=False)
+@click.argument("workbook", required=False, metavar="[表格文件]")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="输出格式。")
-@click.option("--annotate", "annotate_out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--annotate", "annotate_out", type=click.Path(dir_okay=False, path_type=Path), metavar="文件",
               help="另存一份标出问题的表格（原表格不会被修改）。")
 @click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
 def validate_command(workbook: str | None, output_format: str, annotate_out: Path | None,
                      as_of: dt.date | None) -> None:
-    """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。"""
+    """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。
+
+    \b
+    示例：
+      kit validate
+      kit validate sheets/ledger.xlsx --annotate private/检查结果.xlsx
+    """
     target = _target(workbook)
     project = find_project(Path.cwd())
     if annotate_out is not None and project is not None:  # checked before the long read
@@ -153,6 +220,7 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
         click.echo(json.dumps(problem_rows(result), ensure_ascii=False, indent=2))
     else:
         _print_text(result, _name(target))
+        _remind_site_url(result)
     if annotate_out is not None:
         from kit.annotate import annotate
 
@@ -162,14 +230,20 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
 
 
 @cli.command("balances")
-@click.argument("workbook", required=False)
+@click.argument("workbook", required=False, metavar="[表格文件]")
 @click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="输出格式。csv 可以直接用 Excel 打开。")
-@click.option("--resident", "resident_id", help="只看这位居民的积分明细（柜台答疑用）。")
+@click.option("--resident", "resident_id", metavar="居民编号或姓名", help="只看这位居民的积分明细（柜台答疑用）。")
 def balances_command(workbook: str | None, as_of: dt.date | None, output_format: str,
                      resident_id: str | None) -> None:
-    """每位居民的积分余额（仅供工作人员使用，含姓名）。"""
+    """每位居民的积分余额（仅供工作人员使用，含姓名）。
+
+    \b
+    示例：
+      kit balances --resident R0001
+      kit balances --format csv > private/余额.csv
+    """
     from kit.counter import BALANCE_KEYS, balance_rows, statement
 
     target = _target(workbook)
@@ -230,7 +304,7 @@ def _print_statement(found, output_format: str) -> None:
 
 
 @cli.command("build")
-@click.argument("workbook", required=False)
+@click.argument("workbook", required=False, metavar="[表格文件]")
 @click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
 @click.option("--skip-invalid", is_flag=True, help="有错误时仍然发布，有错误的行不计入（会列出这些行）。")
 @click.option("--rewrite-history", "rewrite_reason", metavar="原因",
@@ -238,7 +312,13 @@ def _print_statement(found, output_format: str) -> None:
 @click.option("--yes", "confirmed", is_flag=True, help="不再询问，直接公开 --rewrite-history 的原因（计划任务用）。")
 def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: bool,
                   rewrite_reason: str | None, confirmed: bool) -> None:
-    """校验表格、计算积分，生成公开网站到 site/（全部成功后才替换旧网站）。"""
+    """校验表格、计算积分，生成公开网站到 site/（全部成功后才替换旧网站）。
+
+    \b
+    示例：
+      kit build
+      kit build --as-of 2026-11-15
+    """
     from kit.site import build_site
 
     project = _project_for_build(workbook)
@@ -272,6 +352,7 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
                            rewrite_reason=rewrite_reason)
     for warning in built.warnings:
         console.print(f"[yellow]mkdocs 提醒：{warning}[/yellow]")
+    _remind_site_url(result)
     if inputs is not None:
         record_site(project.root, project.site_dir, inputs)
     click.echo(f"✓ 网站已更新：{built.site_dir}（{built.files} 个文件，{built.bytes / 1e6:.1f} MB，"
@@ -301,18 +382,40 @@ def _confirmed_reason(reason: str, book, project: Project, confirmed: bool) -> s
 
 
 @cli.command("serve")
-@click.option("--port", default=8000, show_default=True, help="端口。")
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--port", default=8000, show_default=True, type=PortType(), help="端口。")
+@click.option("--host", default="127.0.0.1", show_default=True, metavar="地址",
               help="监听地址；在局域网内给别的电脑、手机看，用 0.0.0.0。")
 def serve_command(port: int, host: str) -> None:
-    """在本机预览已生成的网站（先运行 kit build）。按 Ctrl+C 停止。"""
+    """在本机预览已生成的网站（先运行 kit build）。按 Ctrl+C 停止。
+
+    \b
+    示例：
+      kit serve
+      kit serve --host 0.0.0.0 --port 8001
+    """
     from kit.serve import serve
 
     project = _project_for_build(None)
     if not (project.site_dir / "index.html").is_file():
         raise ProjectError(f"还没有生成网站（{project.site_dir} 里没有 index.html），请先运行 kit build。")
-    with serve(project.site_dir, host, port) as url:
+    from kit.serve import lan_addresses
+
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(serve(project.site_dir, host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1), errno.EACCES):
+                raise KitError(f"端口 {port} 已经被别的程序占用（可能是另一个 kit serve 还开着）。"
+                               f"请关掉它，或者换一个端口：kit serve --port {port + 1}") from None
+            raise KitError(f"无法在 {host}:{port} 上预览网站：{exc.strerror or exc}。请检查 --host 写得对不对。") from None
         click.echo(f"正在预览 {project.site_dir}：请在浏览器打开 {url}　（按 Ctrl+C 停止）")
+        if host in ("0.0.0.0", ""):
+            shared = [f"http://{ip}:{url.rsplit(':', 1)[1]}" for ip in lan_addresses()]
+            if shared:
+                click.echo("同一个局域网（Wi-Fi）里的电脑和手机请打开：" + "、".join(shared)
+                           + "（打不开时，请在 Windows 防火墙里允许 Python 访问网络）")
+            else:
+                click.echo("没有找到这台电脑的局域网地址：请确认已连上网络（Wi-Fi 或网线）。")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -320,15 +423,21 @@ def serve_command(port: int, host: str) -> None:
 
 
 @cli.command("cards")
-@click.argument("workbook", required=False)
-@click.option("--grid", "grid", help="只打印这个网格（编号或名称）的居民。")
-@click.option("--resident", "residents", multiple=True, help="只打印这位居民（可写多次）。")
-@click.option("--reissue", multiple=True, help="补办：给这位居民换新卡号，旧卡在下次 kit build 后失效（可写多次）。")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("workbook", required=False, metavar="[表格文件]")
+@click.option("--grid", "grid", metavar="网格", help="只打印这个网格（编号或名称）的居民。")
+@click.option("--resident", "residents", multiple=True, metavar="居民编号", help="只打印这位居民（可写多次）。")
+@click.option("--reissue", multiple=True, metavar="居民编号", help="补办：给这位居民换新卡号，旧卡在下次 kit build 后失效（可写多次）。")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), metavar="文件",
               help="PDF 文件位置，默认放在项目的 private/ 文件夹。")
 def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, ...],
                   reissue: tuple[str, ...], output: Path | None) -> None:
-    """打印积分卡（A4，每页 10 张，带裁切线）；没有卡号的居民自动生成卡号并写回表格（先备份）。"""
+    """打印积分卡（A4，每页 10 张，带裁切线）；没有卡号的居民自动生成卡号并写回表格（先备份）。
+
+    \b
+    示例：
+      kit cards --grid G1
+      kit cards --reissue R0012
+    """
     from rich.progress import Progress
 
     from kit.card_tokens import plan_tokens, token_columns
@@ -348,7 +457,12 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的居民行不会生成卡片。运行 kit validate 查看。",
                    err=True)
+    if project.demo and reissue:
+        raise KitError(DEMO_READ_ONLY + "补办卡片会改写表格，请在自己的演示项目里试。")
     plan = plan_tokens(book.residents, {r.strip() for r in reissue})
+    if project.demo and plan.changes:  # the kit's own demo: its workbook is generated, never written
+        click.echo(DEMO_READ_ONLY + f"还没有卡号的 {len(plan.new)} 位居民这次不打印。", err=True)
+        plan = dataclasses.replace(plan, new={})
     issued = dataclasses.replace(book, residents=tuple(
         dataclasses.replace(r, card_token=plan.changes.get(r.resident_id, r.card_token),
                             retired_tokens=plan.retired.get(r.resident_id, r.retired_tokens)) for r in book.residents))
@@ -378,12 +492,19 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
 
 
 @cli.command("rotate-secret")
-@click.argument("workbook", required=False)
+@click.argument("workbook", required=False, metavar="[表格文件]")
 def rotate_secret_command(workbook: str | None) -> None:
-    """更换化名密钥（泄露了，或者是自己编的、演示用的）：换上新密钥，旧密钥留在“旧化名密钥”里核对已公示的记录。"""
+    """更换化名密钥（泄露了，或者是自己编的、演示用的）：换上新密钥，旧密钥留在“旧化名密钥”里核对已公示的记录。
+
+    \b
+    示例：
+      kit rotate-secret
+    """
     from kit.rotation import plan_rotation
 
     project = _cards_project(workbook)
+    if project.demo:
+        raise KitError(DEMO_READ_ONLY + "更换化名密钥会改写表格，请在自己的演示项目里试。")
     digest = _digest(project)
     source = open_source(project.source, project.limits)
     with _steps() as progress:
@@ -401,12 +522,18 @@ def rotate_secret_command(workbook: str | None) -> None:
 
 
 @cli.command("handouts")
-@click.argument("workbook", required=False)
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+@click.argument("workbook", required=False, metavar="[表格文件]")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path), metavar="文件夹",
               help="PDF 放在这个文件夹，默认是项目的 private/handouts/。")
 @click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
 def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date | None) -> None:
-    """打印培训材料：居民宣传单、工作人员速查卡、培训日程、公示栏海报（PDF，内嵌中文字体）。"""
+    """打印培训材料：居民宣传单、工作人员速查卡、培训日程、公示栏海报（PDF，内嵌中文字体）。
+
+    \b
+    示例：
+      kit handouts
+      kit handouts -o private/培训材料
+    """
     from kit.handouts import write_handouts
 
     project = _cards_project(workbook)
@@ -425,12 +552,18 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
 
 
 @cli.command("report")
-@click.argument("workbook", required=False)
-@click.option("--quarter", help="季度，如 2026Q3；默认是最近一个已结束的季度。")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("workbook", required=False, metavar="[表格文件]")
+@click.option("--quarter", metavar="季度", help="季度，如 2026Q3；默认是最近一个已结束的季度。")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), metavar="文件",
               help="报告 PDF 的位置，默认放在项目的 private/ 文件夹（同名的 .md、.html 放在旁边）。")
 def report_command(workbook: str | None, quarter: str | None, output: Path | None) -> None:
-    """季度评估报告（仅供工作人员）：参与率、申诉、热点网格、积分负债和设置对比。"""
+    """季度评估报告（仅供工作人员）：参与率、申诉、热点网格、积分负债和设置对比。
+
+    \b
+    示例：
+      kit report
+      kit report --quarter 2026Q3
+    """
     from rich.console import Console as RichConsole
 
     from kit.report import build_report, write_report
@@ -501,9 +634,15 @@ def _project_for_build(workbook: str | None) -> Project:
 
 
 @cli.command("verify")
-@click.argument("location", required=False)
+@click.argument("location", required=False, metavar="[网站文件夹或网址]")
 def verify_command(location: str | None) -> None:
-    """核对网站的账本指纹：每一个指纹都是上一个的延续。LOCATION 是网站文件夹或网址，默认是本项目的 site/。"""
+    """核对网站的账本指纹：每一个指纹都是上一个的延续。默认核对本项目的 site/。
+
+    \b
+    示例：
+      kit verify
+      kit verify https://jf.example.cn/
+    """
     from kit.verify import reader, verify_site
 
     if location is None:
@@ -518,10 +657,15 @@ def verify_command(location: str | None) -> None:
 
 
 @cli.command("pull")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), metavar="文件",
               help="快照文件位置，默认是项目 snapshots/ 文件夹里以日期时间命名的文件。")
 def pull_command(output: Path | None) -> None:
-    """把 kit.toml 里配置的 Google 表格下载成一份本地快照（.xlsx）。"""
+    """把 kit.toml 里配置的 Google 表格下载成一份本地快照（.xlsx）。
+
+    \b
+    示例：
+      kit pull
+    """
     project = _project_for_build(None)
     if project.sheet is None:
         raise ProjectError("kit.toml 里没有配置 Google 表格（google_sheet），没有可以下载的内容。")
@@ -533,6 +677,15 @@ def _pull(project: Project, output: Path | None = None) -> Path:
 
     out = project.private_output(output or snapshot_path(project.snapshots_dir, dt.datetime.now()), "表格快照")
     return write_snapshot(open_source(project.sheet), out)
+
+
+def _remind_site_url(result: Validated) -> None:
+    """Not a problem of any cell (the row may not exist), but the cards and posters need it."""
+    if result.book.settings.site_url:
+        return
+    click.echo("提醒：“设置”表里还没有填“网站地址”。积分卡上的二维码和公示栏海报都要用它：网站发布以后"
+               "（见培训中心“发布网站”），把网址填进去，如 https://jf.example.cn/ ；只在局域网里用 kit serve 时，"
+               "写 http://这台电脑的地址:8000/ 。", err=True)
 
 
 def problem_rows(result: Validated) -> list[dict[str, object]]:
@@ -578,5 +731,35 @@ def _print_text(result: Validated, name: str, errors_only: bool = False) -> None
         console.print(f"[yellow]! {summary}[/yellow]提醒不影响发布，但请核对。")
 
 
+# What a GBK console (Chinese Windows, output redirected) cannot print, in characters it can.
+_FALLBACK = {"✓": "√", "✗": "×", "✔": "√", "✘": "×", "⚠": "!", "…": "...", "—": "-", "–": "-", "\ufffd": "?"}
+
+
+def _fallback(error: UnicodeError):
+    replacement = []
+    for ch in error.object[error.start:error.end]:
+        candidate = _FALLBACK.get(ch, "?")
+        try:
+            candidate.encode(error.encoding)
+        except (UnicodeError, LookupError):
+            candidate = "?"
+        replacement.append(candidate)
+    return "".join(replacement), error.end
+
+
+codecs.register_error("kit-fallback", _fallback)
+
+
+def _tolerant_streams() -> None:
+    """Output that the console's encoding cannot show degrades instead of crashing the run."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="kit-fallback")
+            except (ValueError, OSError):  # a stream already closed or without a text layer
+                pass
+
+
 def main() -> None:
+    _tolerant_streams()
     cli(prog_name="kit")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import zxingcpp
 from fpdf import FPDF
+
+from kit.files import atomic_write
 from PIL import Image
 
 FONT = "noto"
@@ -54,10 +56,7 @@ def qr_image(text: str, scale: int = 8) -> Image.Image:
 
 def save_pdf(pdf: FPDF, out: Path) -> None:
     """Write beside the target and rename, so a half-written PDF never sits in its place."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    pdf.output(str(tmp))
-    tmp.replace(out)
+    atomic_write(out, lambda tmp: pdf.output(str(tmp)), "PDF 文件")
 
 
 def keep_together(html: str) -> str:

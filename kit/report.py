@@ -18,6 +18,7 @@ from pathlib import Path
 import markdown
 
 from kit import charts
+from kit.files import write_text_atomic
 from kit.forecast import Liability, Scenario, liability, what_if
 from kit.ledger import Ledger
 from kit.model import Book
@@ -199,15 +200,15 @@ def write_report(report: Report, out: Path, created: dt.datetime) -> Written:
     for block in report.blocks:
         if isinstance(block, Chart):
             svg_path = stem.parent / f"{stem.name}-{block.name}.svg"
-            svg_path.write_text(block.svg(charts.WEB_FONTS), encoding="utf-8")
+            write_text_atomic(svg_path, block.svg(charts.WEB_FONTS), "报告图表")
             md_parts.append(f"![{block.name}]({svg_path.name})")
             html_parts.append(f'<div class="chart">{block.svg(charts.WEB_FONTS)}</div>')
         else:
             md_parts.append(block)
             html_parts.append(markdown.markdown(block, extensions=["tables"]))
     md_path, html_path, pdf_path = stem.with_suffix(".md"), stem.with_suffix(".html"), stem.with_suffix(".pdf")
-    md_path.write_text("\n\n".join(md_parts) + "\n", encoding="utf-8")
-    html_path.write_text(_page(report.title, "\n".join(html_parts)), encoding="utf-8")
+    write_text_atomic(md_path, "\n\n".join(md_parts) + "\n", "报告")
+    write_text_atomic(html_path, _page(report.title, "\n".join(html_parts)), "报告")
     pages = _pdf(report, pdf_path, created)
     return Written(pdf_path, md_path, html_path, pages)
 

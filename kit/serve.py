@@ -127,3 +127,24 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8000) -> Iterator[s
     finally:
         server.shutdown()
         server.server_close()
+
+
+def lan_addresses() -> list[str]:
+    """This computer's IPv4 addresses that other devices on the network can open."""
+    import socket
+
+    found: set[str] = set()
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            found.add(info[4][0])
+    except OSError:
+        pass
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:  # a UDP "connection" sends nothing; it only picks the interface of the default route
+        probe.connect(("10.255.255.255", 1))
+        found.add(probe.getsockname()[0])
+    except OSError:
+        pass
+    finally:
+        probe.close()
+    return sorted(ip for ip in found if not ip.startswith(("127.", "0.", "169.254.")))

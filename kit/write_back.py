@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 
 from kit.errors import KitError, OutputError
-from kit.files import save_workbook, unique_path
+from kit.files import refuse_if_open, save_workbook, unique_path
 from kit.schema import SHEETS_BY_KEY
 from kit.tables import SheetLayout
 
@@ -48,6 +48,7 @@ def write_columns(path: Path, digest: str, layout: SheetLayout, columns: Columns
     digest is the file's sha256 when it was read: if the file changed since (someone
     saved it in Excel meanwhile), nothing is written. what names the change (卡号)."""
     path = Path(path)
+    refuse_if_open(path, what)
     if path.suffix.lower() not in WRITABLE:
         raise OutputError(f"“{path.name}”不是 .xlsx 文件，无法写入{what}。请在 Excel/WPS 中另存为 .xlsx，"
                           "并在 kit.toml 中改用新文件后再运行。")
@@ -70,12 +71,14 @@ def write_columns(path: Path, digest: str, layout: SheetLayout, columns: Columns
     backup.parent.mkdir(parents=True, exist_ok=True)
     if backup.exists():
         raise OutputError(f"备份文件 {backup} 已经存在，为了不覆盖它，这次没有写入{what}。请再运行一次。")
-    shutil.copy2(path, backup)
+    try:
+        shutil.copy2(path, backup)
+    except OSError as exc:
+        raise OutputError(f"无法在 {backup.parent} 里备份表格（{exc.strerror or exc}），所以没有写入{what}。") from None
     try:
         save_workbook(wb, path)
-    except PermissionError:
-        raise OutputError(f"无法写入“{path.name}”：文件可能正在被 Excel/WPS 打开，请关闭后再运行。"
-                          f"原文件没有改动（备份在 {backup}）。") from None
+    except OutputError as exc:
+        raise OutputError(f"{exc.message}（备份在 {backup}）") from None
 
 
 def write_columns_to_sheet(source, layout: SheetLayout, columns: Columns, before: list[list[object]],

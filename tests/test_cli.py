@@ -70,12 +70,21 @@ def drop_column(book, sheet: str, header: str) -> None:
 
 
 def test_valid_workbook_exits_0_and_says_no_problems(xlsx, base):
+    base["设置"].append(["网站地址", "https://jf.example.cn/"])
     path = xlsx(base)
     result = run("validate", path, *AS_OF)
     assert result.exit_code == 0, result.output
     line = line_with(result.stdout, "没有发现问题")
     assert path.name in line
     assert result.stderr == ""
+
+
+def test_validate_reminds_that_the_site_address_is_missing(xlsx, base):
+    result = run("validate", xlsx(base), *AS_OF)  # BASE has no 网站地址
+    assert result.exit_code == 0
+    assert "还没有填“网站地址”" in result.stderr and "发布网站" in result.stderr
+    assert "网站地址" not in json.dumps(json.loads(run("validate", xlsx(base), *AS_OF, "--format", "json").stdout),
+                                     ensure_ascii=False)  # a reminder, not a problem of a cell
 
 
 def test_error_exits_1_and_names_sheet_cell_and_code(xlsx, base):
