@@ -468,6 +468,9 @@ def cards_command(workbook: str | None, grid: str | None, residents: tuple[str, 
                             retired_tokens=plan.retired.get(r.resident_id, r.retired_tokens)) for r in book.residents))
     # everything that can refuse is checked before the workbook is touched
     chosen = choose_residents(issued, grid, residents, set(plan.reissued))
+    if project.demo:  # only those who already hold a number
+        holders = {r.resident_id for r in issued.residents if r.card_token}
+        chosen = [rid for rid in chosen if rid in holders]
     if not chosen:
         raise KitError("没有符合条件的居民，没有生成卡片。请核对网格或居民编号。")
     which = grid or ("选定" if residents else "补办" if reissue else "全部")
