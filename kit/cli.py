@@ -124,8 +124,8 @@ class PortType(click.ParamType):
         try:
             port = int(str(value).strip())
         except ValueError:
-            port = 0
-        if not 1 <= port <= 65535:
+            port = -1
+        if not 0 <= port <= 65535:  # 0: any free port
             self.fail(f"“{value}”不是端口号，请写 1 到 65535 之间的整数，如 8000。", param, ctx)
         return port
 

@@ -112,7 +112,7 @@ def load_project(root: Path) -> Project:
     workbook = config.get("workbook") if isinstance(config.get("workbook"), dict) else {}
     sheet = None
     if workbook.get("google_sheet"):
-        if "credentials" not in workbook:
+        if workbook.get("credentials") is None or str(workbook["credentials"]).strip() == "":
             raise ProjectError("kit.toml 里填了 google_sheet，还要填 credentials（服务账号 JSON 密钥文件的位置）。")
         credentials = (path.parent / Path(path_value("workbook", "credentials", "")).expanduser()).resolve()
         if credentials.is_relative_to(path.parent.resolve()):

@@ -64,7 +64,9 @@ def _position(ref: str | None) -> tuple[int, int] | None:
 def _bounds(ref: str | None) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """'A1:C3' (or 'B2') → ((1, 1), (3, 3))."""
     ends = [_position(x) for x in (ref or "").split(":")]
-    return None if None in ends or len(ends) > 2 else (min(ends), max(ends))
+    if None in ends:
+        return None
+    return (min(r for r, _ in ends), min(c for _, c in ends)), (max(r for r, _ in ends), max(c for _, c in ends))
 
 
 def _ref(row: int, column: int) -> str:
@@ -159,7 +161,13 @@ def _check(root, rows: list[_Row], targets: set[tuple[int, int]], sheet: str) ->
               for row in (data.findall(ns + "row") if data is not None else [])]
     if data is None or parsed != [(row.r, [c.ref for c in row.cells]) for row in rows]:
         raise PatchError(f"工作表“{sheet}”的结构不寻常，无法只改动其中几格。{_SAVE_AGAIN}")
-    places = [(int(row.r or 0), 0)] + [_position(c.ref) for c in row.cells] for row in rows
+    order = []  # rows as (row, 0), cells as (row, column): must increase, in the rows they are in
+    for row in rows:
+        number = int(row.r) if (row.r or "").isdigit() else 0
+        order += [(number, 0)] + [p if p and p[0] == number else (0, 0) for p in map(_position, (c.ref for c in row.cells))]
+    if any(b <= a for a, b in zip([(0, 0)] + order, order)):
+        raise PatchError(f"工作表“{sheet}”里有的行或单元格没有标明位置（或顺序不对），"
+                         f"为免写错位置，没有写入。{_SAVE_AGAIN}")
     formulas = set()
     for c in data.iter(ns + "c"):
         f = c.find(ns + "f")
@@ -168,8 +176,8 @@ def _check(root, rows: list[_Row], targets: set[tuple[int, int]], sheet: str) ->
         here = _position(c.get("r"))
         if here in targets:
             formulas.add(c.get("r"))
-        ends = [_position(x) for x in (f.get("ref") or "").split(":")]
-        if len(ends) != 2 or None in ends or ends[0] == ends[1]:
+        ends = _bounds(f.get("ref"))
+        if ends is None or ends[0] == ends[1]:
             continue  # no range, or a range of one cell
         (r1, c1), (r2, c2) = ends
         hit = next((t for t in sorted(targets) if r1 <= t[0] <= r2 and c1 <= t[1] <= c2), None)
@@ -185,8 +193,8 @@ def _check_tables(members: dict[str, bytes], part: str, cells: dict[tuple[int, i
         if not kind.endswith("/table") or target not in members:
             continue
         table = _parse(members[target], target)
-        ends = [_position(x) for x in (table.get("ref") or "").split(":")]
-        if len(ends) != 2 or None in ends or table.get("headerRowCount", "1") == "0":
+        ends = _bounds(table.get("ref"))
+        if ends is None or table.get("headerRowCount", "1") == "0":
             continue
         names = [c.get("name") for c in table.iter() if str(c.tag).endswith("}tableColumn")]
         for (row, column), text in cells.items():
@@ -261,12 +269,10 @@ def _patch_sheet(data: bytes, cells: dict[tuple[int, int], str], sheet: str) -> 
         edits = [(start, open_end, f"<{p}sheetData>{''.join(new_rows[tail])}</{p}sheetData>")]
     if "dimension" in spots:
         d_start, d_end, _ = spots["dimension"]
-        old = _attrs(text[d_start:d_end]).get("ref", "")
-        ends = [_position(x) for x in old.split(":")]
-        if None not in ends:
-            points = ends + list(cells)
-            top = min(r for r, _ in points), min(c for _, c in points)
-            bottom = max(r for r, _ in points), max(c for _, c in points)
+        old = _attrs(text[d_start:d_end]).get("ref")
+        ends = _bounds(old)
+        if ends is not None:
+            top, bottom = _bounds(":".join(_ref(*x) for x in [*ends, *cells]))
             ref = _ref(*top) + ("" if top == bottom else ":" + _ref(*bottom))
             if ref != old:
                 edits.append((d_start, d_end, _set_attr(text[d_start:d_end], "ref", ref)))
