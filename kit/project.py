@@ -209,7 +209,7 @@ def _tolerant_toml(text: str) -> str:
 
 
 def _only_escaped_backslashes(value: str) -> bool:
-    """"D:\\\\积分\\\\ledger.xlsx": written correctly for TOML, so left to the parser."""
+    r"""Every backslash doubled ("D:\\积分\\台账.xlsx"): correct TOML already, left to the parser."""
     return not re.search(r"\\", value.replace("\\\\", ""))
 
 
@@ -368,7 +368,7 @@ def _hint(message: str, line: str) -> str:
     key = _KEY.match(line)
     if "＝" in code:
         return "这一行的等号“＝”是全角的（中文输入法打出来的），请切换到英文输入法，改成半角的 =。"
-    if any(q in code for q in "“”‘’"):
+    if any(q in code for q in "“”‘’") or (line.count('"') % 2 and any(q in line for q in "“”")):
         return "这一行的引号是全角的中文引号（“ ”），请切换到英文输入法，改成半角的英文双引号 \"。"
     if any(b in code for b in "［］【】"):
         return "这一行的方括号是全角的，请切换到英文输入法，写成半角的 [ ]，如 [workbook]。"
@@ -385,7 +385,7 @@ def _hint(message: str, line: str) -> str:
         return "这一行的引号没有配对：文字两边各要有一个英文双引号 \"，请检查是否少了一个。"
     if "Invalid value" in message:
         return ("等号右边的值写法不对：文字要用英文双引号括起来（如 site = \"site\"），"
-                "数字直接写（如 max_file_mb = 300），是否写 true 或 false。")
+                "数字直接写（如 max_file_mb = 300），是和否写 true、false。")
     if "Expected newline" in message:
         return "一行只能写一项设置；值后面如果要写说明，请以 # 开头。"
     if "character" in message:

@@ -291,17 +291,16 @@ def _drop_from_calc_chain(data: bytes, sheet_id: str, refs: set[str]) -> bytes:
     _parse(data, "calcChain.xml")
     text = data.decode("utf-8")
     out, pos, current, carry = [], 0, None, None
-    for m in re.finditer(rf"<((?:[\w.-]+:)?c)\b((?:[^>\"']|{_QUOTED})*)>", text):
-        attrs = _attrs(m.group(2))
+    for m in re.finditer(rf"<(?:[\w.-]+:)?c\b((?:[^>\"']|{_QUOTED})*)>", text):
+        attrs = _attrs(m.group(1))
         current = attrs.get("i", current)
         if current in (None, sheet_id) and attrs.get("r") in refs:
             out.append(text[pos:m.start()])
             pos, carry = m.end(), attrs.get("i", carry)
             continue
         if carry is not None and "i" not in attrs:
-            at = m.start() + 1 + len(m.group(1))
-            out += [text[pos:at], f' i="{carry}"']
-            pos = at
+            out += [text[pos:m.start()], _set_attr(m.group(), "i", carry)]
+            pos = m.end()
         carry = None
     out.append(text[pos:])
     return "".join(out).encode("utf-8")

@@ -1059,7 +1059,8 @@ def test_no_warning_when_credentials_are_outside(google, creds, tmp_path):
     assert load_project(project).warnings == ()
     assert load_project(project).snapshots_dir == (project / "snapshots").resolve()
     result = kit(project, "validate", *AS_OF_ARG)
-    assert result.exit_code == 0 and "提醒" not in result.stderr, result.output
+    assert result.exit_code == 0 and "提醒：服务账号" not in result.stderr and "项目文件夹里" not in result.stderr, \
+        result.output
 
 
 def test_google_sheet_needs_credentials(tmp_path):
