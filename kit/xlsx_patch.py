@@ -5,17 +5,21 @@ WPS images, drawings, sparklines, x14 validations, threaded comments, pivot tabl
 Here every other zip member keeps its name, place, compression and bytes (calcChain.xml
 only loses the entries of overwritten formula cells), and in the sheet only the planned
 <c> elements change (new ones inserted in order; <dimension> and row spans widen).
-defusedxml parses every part looked at; the edits are string surgery on the original
-text, where a tag scanner, checked against the parsed tree, found the cells.
+
+defusedxml parses every part looked at (the sheet row by row, in constant memory); the
+edits are string surgery on the original text, at places found by regexes whose view of
+<sheetData> (every row and cell reference) must equal the parsed one.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 import posixpath
 import re
 import zipfile
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
 
 from defusedxml import ElementTree as SafeTree
 
@@ -24,7 +28,8 @@ from kit.limits import column_letters
 
 _REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _QUOTED = "(?:\"[^\"]*\"|'[^']*')"
-_TAG = re.compile(rf"<!--.*?-->|<!\[CDATA\[.*?]]>|<\?.*?\?>|<(/?)([\w.:-]+)((?:[^>\"']|{_QUOTED})*)>", re.S)
+_ATTRS = rf"(?:[^>\"']|{_QUOTED})*"  # the rest of a tag, '>' allowed in quotes
+_TAG = re.compile(rf"<!--.*?-->|<!\[CDATA\[.*?]]>|<\?.*?\?>|<(/?)([\w.:-]+)({_ATTRS})>", re.S)
 _ATTR = re.compile(rf"([\w.:-]+)\s*=\s*({_QUOTED})")
 _REF = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})")
 # characters XML 1.0 cannot hold, CR (XML reads it as LF), and "_" that would start an escape
@@ -37,22 +42,14 @@ class PatchError(KitError):
 
 
 @dataclass
-class _Cell:
-    ref: str | None
+class _Span:
+    """An element in the sheet text: a <row> (key: its r) or a <c> (key: its column)."""
+
+    key: str | int | None
     start: int
     open_end: int  # end of the start tag
+    close_start: int  # start of the end tag; == open_end == end for <x …/>
     end: int
-    children: list[tuple[str, int, int]] = field(default_factory=list)  # (local name, start, end)
-
-
-@dataclass
-class _Row:
-    r: str | None
-    start: int
-    open_end: int
-    close_start: int  # == open_end == end when the row is <row …/>
-    end: int
-    cells: list[_Cell] = field(default_factory=list)
 
 
 def _position(ref: str | None) -> tuple[int, int] | None:
@@ -86,11 +83,19 @@ def _set_attr(tag: str, name: str, value: str) -> str:
     return f'{tag[:end].rstrip()} {name}="{value}"{tag[end:]}'
 
 
+def _unusual(sheet: str) -> PatchError:
+    return PatchError(f"工作表“{sheet}”的结构不寻常，无法只改动其中几格。{_SAVE_AGAIN}")
+
+
+def _broken(what: str) -> PatchError:
+    return PatchError(f"表格中的“{what}”无法解析，可能已损坏。{_SAVE_AGAIN}")
+
+
 def _parse(data: bytes, what: str):
     try:
         return SafeTree.fromstring(data, forbid_dtd=True)
     except Exception:  # ParseError, or defusedxml refusing a DTD or entities
-        raise PatchError(f"表格中的“{what}”无法解析，可能已损坏。{_SAVE_AGAIN}") from None
+        raise _broken(what) from None
 
 
 def _rels(members: dict[str, bytes], part: str) -> list[tuple[str, str, str]]:
@@ -106,85 +111,89 @@ def _rels(members: dict[str, bytes], part: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def _escape(text: str) -> str:
-    text = _UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _survey(data: bytes, targets: set[tuple[int, int]], sheet: str) -> tuple[list, set[str]]:
+    """Parse the sheet row by row: [(row r, [cell r …])], and the targets that hold a formula.
+    Refuses a chartsheet, rows or cells without r or out of order, and part of a formula group."""
+    rows, formulas, spots = [], set(), sorted(targets)
+    events = SafeTree.iterparse(io.BytesIO(data), events=("end",), forbid_dtd=True)
+    try:
+        for _, row in events:
+            if not row.tag.endswith("}row"):
+                continue
+            ns, cells = row.tag[:-3], list(row)
+            c_tag, f_tag = ns + "c", ns + "f"
+            rows.append((row.get("r"), [c.get("r") for c in cells if c.tag == c_tag]))
+            for c in cells:
+                f = c.find(f_tag)
+                if f is None:
+                    continue
+                here = _position(c.get("r"))
+                formulas.update([c.get("r")] if here in targets else [])
+                box = _bounds(f.get("ref")) if f.get("ref") else None
+                if box is None or box[0] == box[1]:
+                    continue  # a formula of its own, or a group of one cell
+                if f.get("t") == "shared":  # its followers need this cell's formula text
+                    hits = [here] if here in targets else []
+                else:  # an array formula or a data table: one block
+                    hits = [t for t in spots if box[0][0] <= t[0] <= box[1][0] and box[0][1] <= t[1] <= box[1][1]]
+                if hits:
+                    raise PatchError(f"工作表“{sheet}”的 {_ref(*hits[0])} 格属于从 {c.get('r')} 开始的一组公式"
+                                     "（数组公式或共享公式），不能单独改写。请先在 Excel 或 WPS 中删除这组公式后再运行。")
+            row.clear()
+    except PatchError:
+        raise
+    except Exception:  # ParseError, or defusedxml refusing a DTD or entities
+        raise _broken(sheet) from None
+    if not str(events.root.tag).endswith("}worksheet"):
+        raise PatchError(f"“{sheet}”不是普通工作表（可能是图表工作表），无法写入。")
+    numbers, touched = [int(r) if (r or "").isdigit() else 0 for r, _ in rows], {r for r, _ in targets}
+    columns = [[p[1] if p and p[0] == n else 0 for p in map(_position, refs)] if n in touched else [1]
+               for n, (_, refs) in zip(numbers, rows)]  # cell order matters only where cells are inserted
+    if (any(b <= a for a, b in zip([0] + numbers, numbers)) or any(None in refs for _, refs in rows)
+            or any(b <= a for c in columns for a, b in zip([0] + c, c))):
+        raise PatchError(f"工作表“{sheet}”里有的行或单元格没有标明位置（或顺序不对），"
+                         f"为免写错位置，没有写入。{_SAVE_AGAIN}")
+    return rows, formulas
 
 
-def _scan(text: str) -> tuple[str, dict[str, tuple[int, int, bool]], list[_Row]]:
-    """The root's prefix ('' or 'x:'), where <dimension>, <sheetData> and </sheetData> are
-    (start, end, self-closing?), and the rows of sheetData with their cells."""
-    prefix, spots, rows, stack = None, {}, [], []
-    for m in _TAG.finditer(text):
+def _scan(text: str, sheet: str) -> tuple[str, dict[str, _Span], list[_Span]]:
+    """The root's prefix ('' or 'x:'), <dimension> and <sheetData>, and the rows."""
+    prefix, spots, depth = None, {}, 0
+    for m in _TAG.finditer(text):  # tag by tag up to <sheetData>
         slash, name, rest = m.groups()
         if name is None:  # comment, processing instruction, CDATA
             continue
-        if prefix is None:
-            prefix = name[: name.rfind(":") + 1]
-        if slash:
-            path = "/".join(stack[1:])
-            stack.pop()
-            if path == "sheetData":
-                spots["/sheetData"] = (m.start(), m.end(), False)
-                break
-            if path == "sheetData/row":
-                rows[-1].close_start, rows[-1].end = m.start(), m.end()
-            elif path == "sheetData/row/c":
-                rows[-1].cells[-1].end = m.end()
-            elif path.startswith("sheetData/row/c/") and path.count("/") == 3:
-                children = rows[-1].cells[-1].children
-                children[-1] = (children[-1][0], children[-1][1], m.end())
-            continue
+        prefix = name[: name.rfind(":") + 1] if prefix is None else prefix
         empty = rest.rstrip().endswith("/")
-        local = name[len(prefix):] if name.startswith(prefix) else "?" + name
-        path = "/".join(stack[1:] + [local])
-        if path in ("dimension", "sheetData"):
-            spots[path] = (m.start(), m.end(), empty)
-        elif path == "sheetData/row":
-            rows.append(_Row(_attrs(rest).get("r"), m.start(), m.end(), m.end(), m.end()))
-        elif path == "sheetData/row/c":
-            rows[-1].cells.append(_Cell(_attrs(rest).get("r"), m.start(), m.end(), m.end()))
-        elif path.startswith("sheetData/row/c/") and path.count("/") == 3:
-            rows[-1].cells[-1].children.append((local, m.start(), m.end()))
-        if path == "sheetData" and empty:
-            break
-        if not empty:
-            stack.append(local)
+        if depth == 1 and not slash and name in (prefix + "dimension", prefix + "sheetData"):
+            spots[name[len(prefix):]] = _Span(None, m.start(), m.end(), m.end(), m.end())
+            if name.endswith("sheetData"):
+                break
+        depth += -1 if slash else 0 if empty else 1
+    data, p = spots.get("sheetData"), re.escape(prefix or "")
+    if data is None:
+        raise _unusual(sheet)
+    if not text[data.start:data.open_end].rstrip(">").rstrip().endswith("/"):
+        close = re.compile(rf"</{p}sheetData\s*>").search(text, data.open_end)
+        data.close_start, data.end = close.start(), close.end()
+    if text.find("<!", data.open_end, data.close_start) >= 0 or text.find("<?", data.open_end, data.close_start) >= 0:
+        raise _unusual(sheet)  # comments or CDATA in sheetData: no spreadsheet program writes them
+    rows = []
+    for m in re.compile(rf"<{p}row(?=[\s/>])({_ATTRS})>|</{p}row\s*>").finditer(text, data.open_end, data.close_start):
+        if m.group(1) is None:
+            rows[-1].close_start, rows[-1].end = m.start(), m.end()
+        else:
+            rows.append(_Span(_attrs(m.group(1)).get("r"), m.start(), m.end(), m.end(), m.end()))
     return prefix or "", spots, rows
 
 
-def _check(root, rows: list[_Row], targets: set[tuple[int, int]], sheet: str) -> set[str]:
-    """Refuse what cannot be patched safely; the refs of target cells that hold a formula."""
-    ns = root.tag[: root.tag.find("}") + 1]
-    data = root.find(ns + "sheetData")
-    parsed = [(row.get("r"), [c.get("r") for c in row.findall(ns + "c")])
-              for row in (data.findall(ns + "row") if data is not None else [])]
-    if data is None or parsed != [(row.r, [c.ref for c in row.cells]) for row in rows]:
-        raise PatchError(f"工作表“{sheet}”的结构不寻常，无法只改动其中几格。{_SAVE_AGAIN}")
-    order = []  # rows as (row, 0), cells as (row, column): must increase, in the rows they are in
-    for row in rows:
-        number = int(row.r) if (row.r or "").isdigit() else 0
-        order += [(number, 0)] + [p if p and p[0] == number else (0, 0) for p in map(_position, (c.ref for c in row.cells))]
-    if any(b <= a for a, b in zip([(0, 0)] + order, order)):
-        raise PatchError(f"工作表“{sheet}”里有的行或单元格没有标明位置（或顺序不对），"
-                         f"为免写错位置，没有写入。{_SAVE_AGAIN}")
-    formulas = set()
-    for c in data.iter(ns + "c"):
-        f = c.find(ns + "f")
-        if f is None:
-            continue
-        here = _position(c.get("r"))
-        if here in targets:
-            formulas.add(c.get("r"))
-        ends = _bounds(f.get("ref"))
-        if ends is None or ends[0] == ends[1]:
-            continue  # no range, or a range of one cell
-        (r1, c1), (r2, c2) = ends
-        hit = next((t for t in sorted(targets) if r1 <= t[0] <= r2 and c1 <= t[1] <= c2), None)
-        if hit and (f.get("t") in ("array", "dataTable") or f.get("t") == "shared" and hit == here):
-            raise PatchError(f"工作表“{sheet}”的 {_ref(*hit)} 格属于从 {c.get('r')} 开始的一组公式"
-                             "（数组公式或共享公式），不能单独改写。请先在 Excel 或 WPS 中删除这组公式后再运行。")
-    return formulas
+def _cells(text: str, row: _Span, p: str) -> list[_Span]:
+    cells = []
+    for m in re.compile(rf"<{re.escape(p)}c(?=[\s/>])({_ATTRS})>").finditer(text, row.open_end, row.close_start):
+        close = m if m.group(1).rstrip().endswith("/") else re.compile(rf"</{re.escape(p)}c\s*>").search(text, m.end())
+        cells.append(_Span(_position(_attrs(m.group(1)).get("r"))[1], m.start(), m.end(),
+                           close.start() if close is not m else m.end(), close.end()))
+    return cells
 
 
 def _check_tables(members: dict[str, bytes], part: str, cells: dict[tuple[int, int], str], sheet: str) -> None:
@@ -193,93 +202,89 @@ def _check_tables(members: dict[str, bytes], part: str, cells: dict[tuple[int, i
         if not kind.endswith("/table") or target not in members:
             continue
         table = _parse(members[target], target)
-        ends = _bounds(table.get("ref"))
-        if ends is None or table.get("headerRowCount", "1") == "0":
+        box = _bounds(table.get("ref"))
+        if box is None or table.get("headerRowCount", "1") == "0":
             continue
         names = [c.get("name") for c in table.iter() if str(c.tag).endswith("}tableColumn")]
         for (row, column), text in cells.items():
-            index = column - ends[0][1]
-            if row == ends[0][0] and 0 <= index < len(names) and names[index] != text:
+            index = column - box[0][1]
+            if row == box[0][0] and 0 <= index < len(names) and names[index] != text:
                 raise PatchError(f"工作表“{sheet}”的 {_ref(row, column)} 格是表格“{table.get('displayName')}”"
                                  "的标题，不能改写。请在 Excel 或 WPS 中修改这个标题后再运行。")
 
 
-def _cell_xml(text: str, tag: str, p: str, kept: str) -> str:
+def _cell_xml(text: str, tag: str, p: str, kept: str = "") -> str:
     """A <c> holding text as an inline string, from its start tag (r, s and the rest are kept;
     cm and vm, which describe a formula's or a rich value's metadata, are dropped)."""
     tag = re.sub(rf"\s+(?:cm|vm)\s*=\s*{_QUOTED}", "", tag[:-1].rstrip().rstrip("/") + ">")
-    tag = _set_attr(tag, "t", "inlineStr")
-    return f'{tag}<{p}is><{p}t xml:space="preserve">{_escape(text)}</{p}t></{p}is>{kept}</{p}c>'
+    text = _UNSAFE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'{_set_attr(tag, "t", "inlineStr")}<{p}is><{p}t xml:space="preserve">{text}</{p}t></{p}is>{kept}</{p}c>'
 
 
-def _patch_row(text: str, row: _Row, cells: dict[int, str], p: str, number: int) -> str:
+def _patch_row(text: str, row: _Span, cells: dict[int, str], p: str, number: int) -> str:
     """The row element with cells ({column: text}) written, new ones inserted in column order."""
-    new = sorted(set(cells) - {_position(x.ref)[1] for x in row.cells})
-    head, empty = text[row.start:row.open_end], row.end == row.open_end
+    present = _cells(text, row, p)
+    new = sorted(set(cells) - {cell.key for cell in present})
+    head = text[row.start:row.open_end]
     spans = [tuple(map(int, s.split(":"))) for s in _attrs(head).get("spans", "").split() if s.count(":") == 1]
     if spans and any(not any(a <= c <= b for a, b in spans) for c in new):
         head = _set_attr(head, "spans", f"{min(new[0], *(a for a, _ in spans))}:{max(new[-1], *(b for _, b in spans))}")
-    if empty:
-        head = head[:-1].rstrip().rstrip("/") + ">"
-    out, pos = [head], row.open_end
-    for cell in row.cells:
-        column = _position(cell.ref)[1]
+    out, pos = [head if row.end > row.open_end else head[:-2].rstrip() + ">"], row.open_end
+    for cell in present:
         out.append(text[pos:cell.start])
-        while new and new[0] < column:
-            out.append(_cell_xml(cells[new[0]], f'<{p}c r="{_ref(number, new.pop(0))}">', p, ""))
-        if column in cells:
-            kept = "".join(text[s:e] for name, s, e in cell.children if name not in ("f", "v", "is"))
-            out.append(_cell_xml(cells[column], text[cell.start:cell.open_end], p, kept))
+        while new and new[0] < cell.key:
+            out.append(_cell_xml(cells[new[0]], f'<{p}c r="{_ref(number, new.pop(0))}">', p))
+        if cell.key in cells:  # of its children <f>, <v>, <is>, <extLst> only the last stays
+            kept = re.search(rf"<{re.escape(p)}extLst[\s>].*</{re.escape(p)}extLst\s*>",
+                             text[cell.open_end:cell.close_start], re.S)
+            out.append(_cell_xml(cells[cell.key], text[cell.start:cell.open_end], p, kept[0] if kept else ""))
         else:
             out.append(text[cell.start:cell.end])
         pos = cell.end
     out.append(text[pos:row.close_start])
-    out += [_cell_xml(cells[c], f'<{p}c r="{_ref(number, c)}">', p, "") for c in new]
-    return "".join(out) + (f"</{p}row>" if empty else text[row.close_start:row.end])
+    out += [_cell_xml(cells[c], f'<{p}c r="{_ref(number, c)}">', p) for c in new]
+    return "".join(out) + (text[row.close_start:row.end] if row.end > row.open_end else f"</{p}row>")
 
 
 def _patch_sheet(data: bytes, cells: dict[tuple[int, int], str], sheet: str) -> tuple[bytes, set[str]]:
-    root = _parse(data, sheet)
-    if not str(root.tag).endswith("}worksheet"):
-        raise PatchError(f"“{sheet}”不是普通工作表（可能是图表工作表），无法写入。")
+    parsed, formulas = _survey(data, set(cells), sheet)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PatchError(f"工作表“{sheet}”不是 UTF-8 编码。{_SAVE_AGAIN}") from None
-    p, spots, rows = _scan(text)
-    formulas = _check(root, rows, set(cells), sheet)
+    p, spots, rows = _scan(text, sheet)
+    cell_refs = re.compile(rf"<{re.escape(p)}c(?=[\s/>])[^>]*?\sr\s*=\s*[\"']([^\"']*)")
+    if parsed != [(row.key, cell_refs.findall(text, row.open_end, row.close_start)) for row in rows]:
+        raise _unusual(sheet)
     by_row: dict[int, dict[int, str]] = {}
     for (r, c), value in cells.items():
         by_row.setdefault(r, {})[c] = value
-    existing = {int(row.r): row for row in rows}
-    start, open_end, empty = spots["sheetData"]
-    tail = spots.get("/sheetData", (open_end,))[0]
+    numbers, data = [int(row.key) for row in rows], spots["sheetData"]
     edits, new_rows = [], {}  # (start, end, replacement); insertion point → new rows
-    for number in sorted(by_row):
-        if number in existing:
-            row = existing[number]
-            edits.append((row.start, row.end, _patch_row(text, row, by_row[number], p, number)))
+    for number, row_cells in sorted(by_row.items()):
+        at = bisect.bisect_left(numbers, number)
+        if at < len(rows) and numbers[at] == number:
+            edits.append((rows[at].start, rows[at].end, _patch_row(text, rows[at], row_cells, p, number)))
             continue
-        at = next((row.start for row in rows if int(row.r) > number), tail)
         blank = f'<{p}row r="{number}"/>'
-        new = _Row(str(number), 0, len(blank), len(blank), len(blank))
-        new_rows.setdefault(at, []).append(_patch_row(blank, new, by_row[number], p, number))
+        new = _patch_row(blank, _Span(number, 0, len(blank), len(blank), len(blank)), row_cells, p, number)
+        new_rows.setdefault(rows[at].start if at < len(rows) else data.close_start, []).append(new)
     edits += [(at, at, "".join(parts)) for at, parts in new_rows.items()]
-    if empty:  # <sheetData/>: every row is new
-        edits = [(start, open_end, f"<{p}sheetData>{''.join(new_rows[tail])}</{p}sheetData>")]
+    if data.end == data.open_end:  # <sheetData/>: every row is new
+        edits = [(data.start, data.end, f"<{p}sheetData>{''.join(new_rows[data.end])}</{p}sheetData>")]
     if "dimension" in spots:
-        d_start, d_end, _ = spots["dimension"]
-        old = _attrs(text[d_start:d_end]).get("ref")
-        ends = _bounds(old)
-        if ends is not None:
-            top, bottom = _bounds(":".join(_ref(*x) for x in [*ends, *cells]))
+        dimension = text[spots["dimension"].start:spots["dimension"].end]
+        box = _bounds(_attrs(dimension).get("ref"))
+        if box is not None:
+            top, bottom = _bounds(":".join(_ref(*x) for x in [*box, *cells]))
             ref = _ref(*top) + ("" if top == bottom else ":" + _ref(*bottom))
-            if ref != old:
-                edits.append((d_start, d_end, _set_attr(text[d_start:d_end], "ref", ref)))
+            if ref != _attrs(dimension).get("ref"):
+                edits.append((spots["dimension"].start, spots["dimension"].end, _set_attr(dimension, "ref", ref)))
     out, pos = [], 0
-    for s, e, replacement in sorted(edits, key=lambda edit: edit[:2]):
-        out += [text[pos:s], replacement]
-        pos = e
+    for start, end, replacement in sorted(edits, key=lambda edit: edit[:2]):
+        out += [text[pos:start], replacement]
+        pos = end
     out.append(text[pos:])
     return "".join(out).encode("utf-8"), formulas
 
@@ -291,7 +296,7 @@ def _drop_from_calc_chain(data: bytes, sheet_id: str, refs: set[str]) -> bytes:
     _parse(data, "calcChain.xml")
     text = data.decode("utf-8")
     out, pos, current, carry = [], 0, None, None
-    for m in re.finditer(rf"<(?:[\w.-]+:)?c\b((?:[^>\"']|{_QUOTED})*)>", text):
+    for m in re.finditer(rf"<(?:[\w.-]+:)?c\b({_ATTRS})>", text):
         attrs = _attrs(m.group(1))
         current = attrs.get("i", current)
         if current in (None, sheet_id) and attrs.get("r") in refs:
@@ -314,7 +319,8 @@ def patch_cells(data: bytes, sheet_name: str, cells: dict[tuple[int, int], str])
             if any(i.flag_bits & 0x1 for i in infos):
                 raise PatchError("表格文件设置了密码（已加密），无法写入。请先在 Excel 或 WPS 中取消密码。")
             members = {i.filename: archive.read(i) for i in infos}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
+            NotImplementedError):  # not a zip (an encrypted workbook is an OLE file), or a damaged one
         raise PatchError("这个文件不是 .xlsx 格式，或者设置了密码（已加密），无法写入。"
                          "请在 Excel 或 WPS 中取消密码并另存为 .xlsx 后再运行。") from None
     if len(members) != len(infos):

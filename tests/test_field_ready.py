@@ -314,3 +314,70 @@ def test_python_versions_and_ci():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert "for version in 3.12 3.13" in ci and "pip install -q ." in ci and "-m kit build" in ci
     assert sys.version_info[:2] in ((3, 11), (3, 12), (3, 13))  # CI runs this suite under each of them
+
+
+# --- kit cards writes back only the 卡号 cells ---------------------------------------------------
+
+
+def _lived_in_ledger(path: Path) -> None:
+    """The conftest ledger as staff leave it: a picture, a chart, a comment and a formula with its
+    cached result on 居民, plus an x14 cross-sheet dropdown and sparklines that openpyxl drops."""
+    import io
+    import zipfile
+
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.comments import Comment
+    from openpyxl.drawing.image import Image
+
+    from tests.conftest import write_xlsx
+    from tests.test_xlsx_patch import X14, insert, png, rewrite
+
+    book = sheets()
+    book["居民"][0] = book["居民"][0] + ["备注公式"]
+    write_xlsx(path, book)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["居民"]
+    ws["I2"] = "=LEN(B2)"
+    ws["B2"].comment = Comment("本人同意公开", "王芳", width=300, height=80)
+    ws.add_image(Image(io.BytesIO(png())), "K2")
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=4, min_row=1, max_row=3), titles_from_data=True)
+    ws.add_chart(chart, "K8")
+    wb.save(path)
+    data = path.read_bytes()
+    sheet_name = "xl/worksheets/sheet4.xml"  # 设置, 网格, 工作人员, 居民: openpyxl numbers them in order
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = archive.read(sheet_name)
+    assert b"<f>LEN(B2)</f><v /></c>" in xml
+    xml = xml.replace(b"<f>LEN(B2)</f><v /></c>", b"<f>LEN(B2)</f><v>2</v></c>")  # as Excel saves it
+    xml = insert(xml, "</worksheet>", X14)
+    path.write_bytes(rewrite(data, replace={sheet_name: xml}))
+
+
+def test_cards_write_back_only_the_card_cells(tmp_path):
+    import io
+    import zipfile
+
+    import python_calamine
+
+    root = make_project(tmp_path / "p", sheets())
+    workbook = root / DEFAULT_WORKBOOK
+    _lived_in_ledger(workbook)
+    before = workbook.read_bytes()
+    result = kit(root, "cards", "--grid", "G1", encoding="utf-8")
+    assert result.returncode == 0, text(result, "utf-8")
+    after = workbook.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(before)) as old, zipfile.ZipFile(io.BytesIO(after)) as new:
+        assert old.namelist() == new.namelist()
+        changed = [n for n in old.namelist() if old.read(n) != new.read(n)]
+        assert changed == ["xl/worksheets/sheet4.xml"], changed  # 居民 only
+        sheet = new.read(changed[0]).decode()
+        old_sheet = old.read(changed[0]).decode()
+    assert "x14:dataValidations" in sheet and "x14:sparklineGroups" in sheet
+    assert sheet.split("<extLst>")[1] == old_sheet.split("<extLst>")[1]  # the extension list, byte for byte
+    assert "<f>LEN(B2)</f><v>2</v>" in sheet  # the formula keeps its cached result
+    rows = python_calamine.CalamineWorkbook.from_path(str(workbook)).get_sheet_by_name("居民").to_python()
+    tokens = [row[rows[0].index("卡号")] for row in rows[1:]]
+    assert all(re.fullmatch(r"[A-Z2-7]{26}", t) for t in tokens), tokens
+    assert list((root / "sheets" / "备份").glob("*.xlsx"))[0].read_bytes() == before

@@ -84,7 +84,8 @@ SHEET_XML = (
     f'<row r="3" spans="1:6" ht="30" customHeight="1" x14ac:dyDescent="0.2"><c r="A3" t="s">{s("E3")}</c>'
     f'<c r="B3" s="3" t="s">{s("居民3")}</c><c r="C3" t="s">{s("XL")}</c><c r="D3"><v>10</v></c>'
     '<c r="E3"><v>3</v></c><c r="F3"><f>D3*E3</f><v>30</v></c></row>'
-    f'<row r="4" spans="1:6" x14ac:dyDescent="0.2"><c r="A4" t="s">{s("E4")}</c><c r="B4" t="s"><v>{len(STRINGS)}</v></c>'
+    f'<row r="4" spans="1:6" x14ac:dyDescent="0.2"><c r="A4" t="s">{s("E4")}</c>'
+    f'<c r="B4" t="s"><v>{len(STRINGS)}</v></c>'
     f'<c r="C4" t="s">{s("XL")}</c><c r="D4"><v>10</v></c><c r="E4"><v>4</v></c>'
     '<c r="F4" s="2"><f>D4*E4</f><v>40</v></c></row>'
     f'<row r="5" spans="1:7" x14ac:dyDescent="0.2"><c r="A5" t="s">{s("E5")}</c><c r="B5" t="s">{s("居民5")}</c>'
@@ -332,6 +333,16 @@ def test_patched_cells_are_inline_strings_in_order(patched):
     assert f'<row r="8"><c r="B8" t="inlineStr">{preserve}第八行</t></is></c></row><row r="10"' in sheet
 
 
+def test_formula_and_value_metadata_go_with_the_formula(book):
+    """A WPS DISPIMG cell (or an Excel rich value) holds cm/vm: they describe the old value."""
+    xml = SHEET_XML.replace('<c r="G5" t="str">', '<c r="G5" t="str" cm="1" vm="2">')
+    out = members(patch_cells(rewrite(book, replace={SHEET: xml.encode()}), "积分记录", {(5, 7): "图片已换成文字"}))
+    assert '<c r="G5" t="inlineStr"><is><t xml:space="preserve">图片已换成文字</t></is></c></row>' in out[SHEET].decode()
+    assert out[CHAIN] == CALC_CHAIN.replace('<c r="G5"/>', "").encode()
+    assert out["xl/cellimages.xml"] == CELL_IMAGES.encode()
+
+
+@pytest.mark.filterwarnings("ignore:.*extension is not supported:UserWarning")
 def test_cells_read_back_with_calamine_and_openpyxl(book, patched, tmp_path):
     path = tmp_path / "patched.xlsx"
     path.write_bytes(patched)
@@ -383,8 +394,8 @@ def test_libreoffice_reads_the_new_values(patched, tmp_path):
         pytest.skip("LibreOffice is not installed")
     (tmp_path / "patched.xlsx").write_bytes(patched)
     subprocess.run([office, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless", "--convert-to",
-                    "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", str(tmp_path), str(tmp_path / "patched.xlsx")],
-                   check=True, capture_output=True, timeout=180)
+                    "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", str(tmp_path),
+                    str(tmp_path / "patched.xlsx")], check=True, capture_output=True, timeout=180)
     rows = list(csv.reader((tmp_path / "patched.csv").read_text(encoding="utf-8").splitlines()))
     for (row, column), text in PLAN.items():
         assert rows[row - 1][column - 1] == text
@@ -406,9 +417,13 @@ def test_new_rows_in_an_empty_sheet_and_before_the_first_row(tmp_path):
                      sheet)
     assert '<dimension ref="A1:D3" />' in sheet
     out = patch_cells(out, "有", {(2, 1): "前", (5, 2): "中", (5, 4): "后"})
-    rows = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(out)).get_sheet_by_name("有").to_python()
-    assert rows[1][0] == "前" and rows[4][1:4] == ["中", "原有", "后"]
-    assert openpyxl.load_workbook(io.BytesIO(out))["空"]["D1"].value == "d1"
+    sheet = members(out)["xl/worksheets/sheet2.xml"].decode()
+    assert re.findall(r'<(?:row|c) r="(\w+)"', sheet) == ["2", "A2", "5", "B5", "C5", "D5"]
+    sheet = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(out)).get_sheet_by_name("有")
+    assert sheet.start == (1, 0)  # calamine starts at the first row with a value: row 2
+    assert sheet.to_python() == [["前", "", "", ""], ["", "", "", ""], ["", "", "", ""], ["", "中", "原有", "后"]]
+    wb = openpyxl.load_workbook(io.BytesIO(out))
+    assert [wb["空"]["D1"].value, wb["空"]["A3"].value, wb["有"]["A2"].value] == ["d1", "a3", "前"]
 
 
 def test_text_is_escaped_as_excel_does(tmp_path):
@@ -446,6 +461,7 @@ def test_xlsm_keeps_its_macros(tmp_path):
     (tmp_path / "m.xlsm").write_bytes(out)
     wb = openpyxl.load_workbook(tmp_path / "m.xlsm", keep_vba=True)
     assert wb["表"]["A1"].value == "新" and wb.vba_archive.read("xl/vbaProject.bin") == vba
+    wb.vba_archive.close()
     rows = python_calamine.CalamineWorkbook.from_path(str(tmp_path / "m.xlsm")).get_sheet_by_name("表").to_python()
     assert rows == [["新"]]
 
@@ -465,7 +481,8 @@ def test_prefixed_spreadsheetml(tmp_path):
                                                                 f'<x:worksheet xmlns:x="{MAIN}"')
     out = patch_cells(rewrite(data, replace={SHEET: xml.encode()}), "表", {(2, 3): "c2", (1, 1): "a1"})
     sheet = members(out)[SHEET].decode()
-    assert '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t xml:space="preserve">a1</x:t></x:is></x:c></x:row>' in sheet
+    assert ('<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t xml:space="preserve">a1</x:t></x:is></x:c>'
+            "</x:row>") in sheet
     ws = openpyxl.load_workbook(io.BytesIO(out))["表"]
     assert [ws["A1"].value, ws["B2"].value, ws["C2"].value] == ["a1", 5, "c2"]
 
@@ -515,7 +532,11 @@ def test_refuses_cells_without_a_reference(book):
 def test_refuses_cells_out_of_order(book):
     xml = SHEET_XML.replace(f'<c r="A3" t="s">{s("E3")}</c>', f'<c r="C3" t="s">{s("E3")}</c>')
     assert xml != SHEET_XML
-    refused(rewrite(book, replace={SHEET: xml.encode()}), "积分记录", {(2, 2): "x"}, "保存一次")
+    shuffled = rewrite(book, replace={SHEET: xml.encode()})
+    refused(shuffled, "积分记录", {(3, 4): "x"}, "保存一次")  # where a cell would be inserted
+    patch_cells(shuffled, "积分记录", {(2, 2): "x"})  # another row: calamine places those cells itself
+    xml = SHEET_XML.replace('<row r="5"', '<row r="2"')
+    refused(rewrite(book, replace={SHEET: xml.encode()}), "积分记录", {(9, 1): "x"}, "保存一次")
 
 
 def test_refuses_part_of_a_formula_group(book):
