@@ -47,16 +47,16 @@ def atomic_write(path: Path, write: Callable[[Path], None], what: str = "文件"
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise OutputError(_unwritable(path, exc, what)) from None
+        raise OutputError(unwritable_message(path, exc, what)) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def _unwritable(path: Path, exc: OSError, what: str) -> str:
+def unwritable_message(path: Path, exc: OSError, what: str) -> str:
     if isinstance(exc, IsADirectoryError) or path.is_dir():
         why = "那里是一个文件夹，不是文件，请换一个文件名"
-    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         why = "磁盘已经满了，请清理出空间（或换一个盘）后再运行"
     elif isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EBUSY):
         why = ("文件可能正在被别的程序打开（例如 PDF 阅读器、Excel、WPS），请关闭它后再运行；"

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from kit.errors import KitError, OutputError
-from kit.files import refuse_if_open, unique_path, write_bytes_atomic
+from kit.files import refuse_if_open, unique_path, unwritable_message, write_bytes_atomic
 from kit.schema import SHEETS_BY_KEY
 from kit.tables import SheetLayout
 from kit.xlsx_patch import patch_cells
@@ -76,7 +76,8 @@ def write_columns(path: Path, digest: str, layout: SheetLayout, columns: Columns
         backup.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, backup)
     except OSError as exc:
-        raise OutputError(f"无法在 {backup.parent} 里备份表格（{exc.strerror or exc}），所以没有写入{what}。") from None
+        raise OutputError(unwritable_message(backup, exc, "备份").replace("原来的文件没有改动。", "")
+                          + f"所以没有写入{what}，表格没有改动。") from None
     try:
         write_bytes_atomic(path, patched, "表格")
     except OutputError as exc:

@@ -74,6 +74,8 @@ def leftovers(folder: Path) -> list[str]:
     (("handouts", "--as-of", AS_OF), 0),
     (("report", "--quarter", "2026Q2"), 0),
     (("--help",), 0),
+    (("pull",), 2),
+    (("init", "新的 社区"), 0),
 ])
 def test_every_command_prints_in_gbk(project, args, status):
     result = kit(project, *args)
@@ -153,6 +155,26 @@ def test_an_unwritable_output_is_a_clear_message_and_leaves_nothing(project, com
     finally:
         _mutable(path)
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def test_a_full_disk_is_a_clear_message(project):
+    """The file-size limit of the process stands in for a full disk: the write fails part-way."""
+    import resource
+    import signal
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4_000, 4_000))
+
+    assert kit(project, "cards", "--grid", "G1").returncode == 0  # every card number is in the workbook now
+    target = project / "private" / "满了.pdf"
+    result = subprocess.run([sys.executable, "-P", "-m", "kit", "cards", "--grid", "G1", "-o", str(target)],
+                            cwd=project, capture_output=True, preexec_fn=small_disk,
+                            env=os.environ | {"PYTHONIOENCODING": "gbk"}, timeout=300)
+    output = text(result)
+    assert result.returncode == 2, output
+    assert "磁盘已经满了" in output and "满了.pdf" in output and "内部出错" not in output
+    assert not target.exists() and leftovers(target.parent) == []
 
 
 def test_an_unwritable_handouts_folder_is_a_clear_message(project):
