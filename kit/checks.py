@@ -13,14 +13,62 @@ from kit.model import Book
 from kit.privacy import is_minor
 from kit.problems import Problem, problem
 from kit.schema import SHEETS, Kind
+from kit.versions import dated, period_words
 
 EARLIEST = dt.date(2000, 1, 1)
 LATEST = dt.date(2099, 12, 31)
 
+VERSIONED = ("rules", "rewards")  # one code, several rows by date (kit/versions.py)
+
+
 def check_unique_ids(book: Book, as_of: dt.date) -> Iterator[Problem]:
     for sheet in SHEETS:
-        if sheet.id_column:
+        if sheet.id_column and sheet.key not in VERSIONED:
             yield from _duplicates(sheet.key, sheet.id_column, getattr(book, sheet.key), "duplicate-id")
+
+
+def check_versions(book: Book, as_of: dt.date) -> Iterator[Problem]:
+    """Rows of one code are versions: dates in order, periods that never share a day.
+    Two undated rows of a code are simply a repeated code."""
+    for sheet in VERSIONED:
+        by_code: dict[str, list] = {}
+        for record in getattr(book, sheet):
+            if record.start_date and record.end_date and record.end_date < record.start_date:
+                yield problem("version-dates-reversed", sheet, record.row, "end_date",
+                              value=record.end_date, start=record.start_date)
+                continue
+            by_code.setdefault(record.code, []).append(record)
+        for code, records in by_code.items():
+            if len(records) == 1:
+                continue
+            seen: list = []
+            for record in records:  # sheet order: the later row is the one named
+                clash = next((other for other in seen if _overlap(other, record)), None)
+                if clash is None:
+                    seen.append(record)
+                elif not dated(clash) and not dated(record):
+                    yield problem("duplicate-id", sheet, record.row, "code", value=code, first_row=clash.row)
+                else:
+                    yield _overlap_problem(sheet, code, clash, record)
+
+
+def _overlap(a, b) -> bool:
+    return ((a.start_date or dt.date.min) <= (b.end_date or dt.date.max)
+            and (b.start_date or dt.date.min) <= (a.end_date or dt.date.max))
+
+
+def _overlap_problem(sheet: str, code: str, earlier, record) -> Problem:
+    first, second = sorted((earlier, record), key=lambda v: (v.start_date or dt.date.min, v.row))
+    if second.start_date is not None:
+        start = second.start_date
+    elif first.end_date is not None:
+        start = first.end_date + dt.timedelta(days=1)
+    else:
+        start = dt.date(2027, 1, 1)  # nothing to go by: an example
+    column = "start_date" if record.start_date is not None else "end_date"
+    return problem("version-overlap", sheet, record.row, column, value=code, period=period_words(record),
+                   other_row=earlier.row, other_period=period_words(earlier),
+                   suggest_end=start - dt.timedelta(days=1), suggest_start=start)
 
 
 def check_card_tokens(book: Book, as_of: dt.date) -> Iterator[Problem]:
@@ -115,6 +163,7 @@ def check_minors(book: Book, as_of: dt.date) -> Iterator[Problem]:
 CHECKS: tuple[Callable[[Book, dt.date], Iterable[Problem]], ...] = (
     check_unique_ids,
     check_card_tokens,
+    check_versions,
     check_dates,
     check_numbers,
     check_bonus_dates,

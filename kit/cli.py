@@ -215,7 +215,7 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
         project.private_output(annotate_out, "批注副本（表格的完整内容）")
     source = open_source(target, _limits())
     with _steps() as progress:
-        result = validate(source, as_of or dt.date.today(), progress, _cache())
+        result = validate(source, _as_of(as_of), progress, _cache())
     if output_format == "json":
         click.echo(json.dumps(problem_rows(result), ensure_ascii=False, indent=2))
     else:
@@ -248,7 +248,7 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
 
     target = _target(workbook)
     with _steps() as progress:
-        result = validate(open_source(target, _limits()), as_of or dt.date.today(), progress, _cache())
+        result = validate(open_source(target, _limits()), _as_of(as_of), progress, _cache())
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     if resident_id is not None:
@@ -310,8 +310,9 @@ def _print_statement(found, output_format: str) -> None:
 @click.option("--rewrite-history", "rewrite_reason", metavar="原因",
               help="紧急情况下重写账本指纹（例如误录了不该公开的内容）。原因会公开记录在“账本指纹”页面。")
 @click.option("--yes", "confirmed", is_flag=True, help="不再询问，直接公开 --rewrite-history 的原因（计划任务用）。")
+@click.option("--future", is_flag=True, help="允许统计日晚于今天（这台电脑的日期）时也发布。")
 def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: bool,
-                  rewrite_reason: str | None, confirmed: bool) -> None:
+                  rewrite_reason: str | None, confirmed: bool, future: bool) -> None:
     """校验表格、计算积分，生成公开网站到 site/（全部成功后才替换旧网站）。
 
     \b
@@ -321,9 +322,14 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
     """
     from kit.site import build_site
 
+    from kit.fingerprint import last_published, refuse_earlier_as_of
+
     project = _project_for_build(workbook)
     console = Console(stderr=True, highlight=False)
-    as_of = as_of or dt.date.today()
+    as_of = _as_of(as_of, publishing=not future)
+    published = last_published(project.site_dir)
+    if published is not None:  # before the long read; the build checks again under its lock
+        refuse_earlier_as_of(as_of, *published)
     target = project.source
     if isinstance(target, SheetSpec):  # build from a snapshot, kept, so the site traces to its data
         with console.status("下载 Google 表格……"):
@@ -357,6 +363,24 @@ def build_command(workbook: str | None, as_of: dt.date | None, skip_invalid: boo
         record_site(project.root, project.site_dir, inputs)
     click.echo(f"✓ 网站已更新：{built.site_dir}（{built.files} 个文件，{built.bytes / 1e6:.1f} MB，"
                f"统计日 {result.ledger.as_of}）。预览：kit serve")
+
+
+class FutureAsOf(KitError):
+    code = "future-as-of"
+
+
+def _as_of(value: dt.date | None, publishing: bool = False) -> dt.date:
+    """The as-of date, today by default. A date after today (the machine's clock) is a warning,
+    and publishing with it needs --future: a site dated ahead shows days that have not come."""
+    today = dt.date.today()
+    if value is None or value <= today:
+        return value or today
+    if publishing:
+        raise FutureAsOf(f"统计日 {value} 晚于今天（{today}，这台电脑的日期），网站没有生成，原来的网站保持不变。"
+                         "按还没到的日期发布，网站会把那天以前的积分都算成已经到期或已经公示。"
+                         "请先核对 --as-of 和电脑的日期；确实要这样发布时，加上 --future。")
+    click.echo(f"提醒：统计日 {value} 晚于今天（{today}，这台电脑的日期），请核对 --as-of 和电脑的日期。", err=True)
+    return value
 
 
 def _confirmed_reason(reason: str, book, project: Project, confirmed: bool) -> str:
@@ -540,7 +564,7 @@ def handouts_command(workbook: str | None, output: Path | None, as_of: dt.date |
     from kit.handouts import write_handouts
 
     project = _cards_project(workbook)
-    day = as_of or dt.date.today()
+    day = _as_of(as_of)
     with _steps() as progress:
         result = validate(open_source(project.source, project.limits), day, progress, _cache())
     if result.errors:

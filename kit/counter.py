@@ -12,6 +12,7 @@ from kit.ledger import Event, Ledger, bonus_matches
 from kit.model import Book, Entry
 from kit.wording import activity, plain_number
 from kit.schema import ENTRY_STATUS, choice_label
+from kit.versions import Versions, period_words
 
 BALANCE_KEYS = ("resident_id", "name", "grid_id", "earned", "redeemed", "decayed", "balance", "expiring_30d")
 
@@ -99,28 +100,35 @@ class _Describer:
     def __init__(self, book: Book, ledger: Ledger):
         self.book = book
         self.ledger = ledger
-        self.rules = {r.code: r for r in book.rules}
-        self.rewards = {r.code: r for r in book.rewards}
+        self.rules = Versions(book.rules)
+        self.rewards = Versions(book.rewards)
         self.entries = {e.row: e for e in book.entries}
         self.redemptions = {r.row: r for r in book.redemptions}
         self.factor = book.settings.decay_factor
 
     def entry_text(self, entry: Entry) -> str:
-        return activity(self.rules.get(entry.rule_code), entry)
+        return activity(self.rules.at(entry.rule_code, entry.date), entry)
+
+    def version_text(self, rule) -> str:
+        """Which version of a rule an entry used, when the rule has several: “按第 3 行：每小时 10 分”."""
+        if len(self.rules.all(rule.code)) < 2:
+            return ""
+        per = f"每{rule.unit} " if rule.unit else ""
+        return f"〔按“积分规则”表第 {rule.row} 行（{period_words(rule)}）：{per}{rule.points} 分〕"
 
     def __call__(self, event: Event) -> str:
         if event.kind == "earned":
             award = self.ledger.awards[event.row]
-            text = self.entry_text(award.entry)
+            text = self.entry_text(award.entry) + self.version_text(award.rule)
             if award.multiplier != 1:
-                rule = self.rules[award.entry.rule_code]
+                rule = award.rule
                 bonus = next((b.name for b in self.book.bonuses
                               if b.multiplier == award.multiplier and bonus_matches(b, rule, award.entry)), "加分")
                 text += f"（{bonus} ×{plain_number(award.multiplier)}）"
             return text
         if event.kind == "capped":
             award = self.ledger.awards[event.row]
-            rule = self.rules[award.entry.rule_code]
+            rule = award.rule
             limit = rule.daily_cap if event.ref == "daily" else self.book.settings.annual_cap
             return f"超过{'每日' if event.ref == 'daily' else '年度'}上限 {limit} 分，多出部分不计"
         if event.kind == "corrected":
@@ -130,7 +138,8 @@ class _Describer:
         if event.kind == "decayed":
             earned_on = self.entries[event.row].date
             return f"{earned_on} 获得的积分满期未用，乘以 {plain_number(self.factor)}"
-        reward = self.rewards.get(event.ref)
-        quantity = self.redemptions[event.row].quantity
+        redemption = self.redemptions[event.row]
+        reward = self.rewards.at(event.ref, redemption.date)
+        quantity = redemption.quantity
         return f"兑换 {reward.name if reward else event.ref}" + (f" ×{quantity}" if quantity != 1 else "")
 

@@ -105,7 +105,7 @@ class Disclosure:
             month_people[label].add(rid)
             month_points[label] += a.points
             grid_month[label][self.grid_of[rid]].add(rid)
-            category = self.category.get(a.entry.rule_code, "")
+            category = a.rule.category
             category_people[category].add(rid)
             category_points[category] += a.points
         people = {m: len(s) for m, s in month_people.items()}

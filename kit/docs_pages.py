@@ -2,6 +2,8 @@
 
 A quiz is a YAML file beside the pages (docs/training/*.quiz.yml), edited by
 trainers; its numbers come from placeholders too, so answers follow the rules.
+A question whose answer will change (a rule or reward version to come) says which
+day it holds for, and its explanation names the change.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import jinja2
 import yaml
 
 from kit.errors import KitError
-from kit.training import Facts
+from kit.training import PLACEHOLDER, Facts, md
 
 QUIZ_SUFFIX = ".quiz.yml"
 TRUE_FALSE = {"对": True, "错": False, "正确": True, "错误": False, "是": True, "否": False}
@@ -67,10 +69,12 @@ def read_quiz(text: str, where: str, facts: Facts) -> Quiz:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise QuizError(f"{where} 格式有误：{exc}") from None
+    raw = data
     data = _filled(data, facts, where)
     if not isinstance(data, dict) or not isinstance(data.get("questions"), list) or not data["questions"]:
         raise QuizError(f"{where}：应包含 title（标题）和 questions（题目列表），请对照已有的测验文件修改。")
-    questions = tuple(_question(item, f"{where} 第 {n} 题") for n, item in enumerate(data["questions"], start=1))
+    questions = tuple(_dated(_question(item, f"{where} 第 {n} 题"), source, facts)
+                      for n, (item, source) in enumerate(zip(data["questions"], raw["questions"]), start=1))
     return Quiz(str(data.get("title") or "自测"), str(data.get("intro") or ""), questions)
 
 
@@ -82,6 +86,19 @@ def _filled(value: object, facts: Facts, where: str) -> object:
     if isinstance(value, dict):
         return {k: _filled(v, facts, where) for k, v in value.items()}
     return value
+
+
+def _dated(question: Question, source: dict, facts: Facts) -> Question:
+    """A question asking about a value that is going to change: the day it holds for in the
+    question, the change in the explanation."""
+    options = source.get("options")
+    asked = " ".join(str(v) for v in [source.get("question", ""), *(options if isinstance(options, list) else [])])
+    changes = list(dict.fromkeys(c for m in PLACEHOLDER.finditer(asked) for c in facts.changing.get(m.group(1), ())))
+    if not changes or facts.as_of is None:
+        return question
+    note = "注意：" + "；".join(c.line for c in changes) + "。"
+    return Question(question.kind, f"{question.text}（以 {facts.as_of} 的规定为准）", question.options,
+                    question.answer, question.explain + note)
 
 
 def _question(item: object, where: str) -> Question:
@@ -120,7 +137,10 @@ def placeholders_page(facts: Facts) -> str:
              "培训材料里写 `{{名称}}`，生成网站时换成本社区表格里的数字和名称。下面是所有可用的名称和现在的值。", "",
              "| 占位符 | 现在的值 |", "|---|---|"]
     for name in sorted(facts.values):
-        lines.append(f"| `{{{{{name}}}}}` | {facts.fill('{{' + name + '}}', 'placeholders')} |")
+        value = facts.fill('{{' + name + '}}', 'placeholders')
+        if name in facts.changing:  # the trainer sees that the value is about to change
+            value += "（" + md("；".join(c.line for c in facts.changing[name])) + "）"
+        lines.append(f"| `{{{{{name}}}}}` | {value} |")
     for name in sorted(facts.blocks):
         lines.append(f"| `{{{{{name}}}}}` | （整张表，单独占一行使用） |")
     return "\n".join(lines) + "\n"

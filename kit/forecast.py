@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kit.calendar import add_months
-from kit.ledger import Ledger, compute
+from kit.ledger import Ledger, appeal_decided, compute
 from kit.model import Book, Settings
+from kit.versions import Versions
 
 HORIZON_MONTHS = 12
 DECAY_MONTHS = (6, 12, 24)
@@ -48,7 +49,7 @@ def history_until(book: Book, as_of: dt.date) -> Book:
     """The book as known on the date: nothing dated later, and an appeal decided later
     still open (a projection must not use a correction nobody knew of yet)."""
     def as_known(appeal):
-        if appeal.status != "open" and appeal.resolved_date and appeal.resolved_date > as_of:
+        if appeal.status != "open" and not appeal_decided(appeal, as_of):
             return dataclasses.replace(appeal, status="open", corrected_points=None, resolved_date=None)
         return appeal
 
@@ -70,9 +71,10 @@ def liability(book: Book, ledger: Ledger) -> Liability:
     _, _, decayed_now, outstanding = totals(ledger)
     later = compute(history_until(book, ledger.as_of), add_months(ledger.as_of, HORIZON_MONTHS))
     decaying = totals(later)[2] - decayed_now
-    costs = [r.cost for r in book.rewards]
+    offered = Versions(book.rewards).on(ledger.as_of)
+    costs = [r.cost for r in offered]
     average = sum(costs) / len(costs) if costs else None
-    valued = [r for r in book.rewards if r.value is not None]
+    valued = [r for r in offered if r.value is not None]
     per_point = (sum(r.value for r in valued) / sum(r.cost for r in valued)) if valued else None
     return Liability(
         ledger.as_of, outstanding, decaying, average,

@@ -21,13 +21,13 @@ from kit.errors import KitError
 from kit.ledger import Ledger
 from kit.model import Book
 from kit.pdf import FONT, keep_together, new_pdf, qr_image, save_pdf
-from kit.schema import REWARD_KINDS, choice_label
 from kit.tables import Tables
 from kit.training import Facts, training_facts
 from kit.views import SiteView, site_view
 
 COURSE_PAGE = Path("training") / "40-course.md"
 LEAFLET_RULES, LEAFLET_REWARDS, POSTER_LINES, POSTER_RANKS = 14, 8, 22, 8
+LEAFLET_CHANGES = 6
 QR_SIZE = 28.0
 MIN_SIZE = 7.5
 
@@ -43,7 +43,7 @@ class Handout:
 def write_handouts(book: Book, ledger: Ledger, tables: Tables | None, docs: Path, out_dir: Path,
                    created: dt.datetime) -> list[Handout]:
     view = site_view(book, ledger)
-    facts = training_facts(book, tables)
+    facts = training_facts(book, tables, ledger.as_of)
     made = []
     for name, title, page_format, size, one_page, body in (
         ("居民宣传单.pdf", f"{view.home.site_name} 积分制居民须知", "A4", 10.5, True, _leaflet(book, view)),
@@ -107,7 +107,11 @@ def _leaflet(book: Book, view: SiteView) -> str:
             for r in rules[:LEAFLET_RULES]]
     more = "<p>更多活动见网站“积分菜单”。</p>" if len(rules) > LEAFLET_RULES else ""
     bonuses = "".join(f"<li>{escape(name)}：{escape(words)}</li>" for name, words in view.menu.bonuses[:4])
-    rewards = sorted(book.rewards, key=lambda r: r.cost)[:LEAFLET_REWARDS]
+    rewards = sorted(view.rewards, key=lambda r: r.cost)[:LEAFLET_REWARDS]  # those in force on the as-of date
+    changes = view.menu.changes + view.menu.reward_changes
+    coming = "".join(f"<li>{escape(c.name)}：{escape(c.words)}</li>" for c in changes[:LEAFLET_CHANGES])
+    if len(changes) > LEAFLET_CHANGES:
+        coming += "<li>更多调整见网站“积分菜单”和“兑换目录”。</li>"
     decay = (f"积分获得后 {s.decay_after_months} 个月内没有使用，剩下的部分乘以 {view.menu.decay_factor}，请及时兑换。"
              if s.decay_after_months else "积分长期有效。")
     return (
@@ -116,8 +120,9 @@ def _leaflet(book: Book, view: SiteView) -> str:
         "<h3>怎样得积分</h3>" + _table(["活动", "积分", "每日上限", "适合人群"], [36, 22, 18, 24], rows) + more
         + (f"<h3>加分活动</h3><ul>{bonuses}</ul>" if bonuses else "")
         + "<h3>怎样兑换</h3><p>带上积分卡到社区服务站兑换。</p>"
-        + _table(["奖品", "类型", "所需积分"], [56, 20, 24],
-                 [[r.name, choice_label(REWARD_KINDS, r.kind), f"{r.cost} 分"] for r in rewards])
+        + _table(["奖品", "类型", "所需积分"], [56, 20, 24], [[r.name, r.kind, f"{r.cost} 分"] for r in rewards])
+        + (f"<h3>即将调整</h3><p>以上是 {view.home.as_of} 执行的规定。调整生效前的记录和兑换仍按原来的规定计算。</p>"
+           f"<ul>{coming}</ul>" if coming else "")
         + "<h3>怎样查看自己的积分</h3><p>用手机扫积分卡上的二维码，就能看到自己的积分、排名和每一笔记录；"
           "不用下载软件，也不用登录。积分卡请妥善保管，丢失请到社区服务站补办。</p>"
         + f"<h3>公示和申诉</h3><p>审核通过的积分在网站“积分公示”公示 {s.notice_days} 天。"

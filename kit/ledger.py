@@ -22,6 +22,7 @@ from kit.calendar import add_months
 from kit.model import Appeal, Bonus, Book, Entry, Redemption, Rule
 from kit.problems import Problem, problem
 from kit.review import review_valid
+from kit.versions import Versions
 
 EXPIRY_WINDOW = dt.timedelta(days=30)
 CAP_NAMES = {"daily": "每日上限", "annual": "年度上限"}
@@ -48,6 +49,7 @@ class Award(NamedTuple):
     cap: str | None  # "daily" or "annual" when a cap cut the entry
     points: int  # after a correction: what the entry is worth now
     appeal: Appeal | None  # the correction applied, if any
+    rule: Rule  # the version in force on the entry's date (kit/versions.py)
 
 
 @dataclass
@@ -128,26 +130,33 @@ def _compute(book: Book, as_of: dt.date) -> Ledger:
 
 
 _BY_DATE_ROW = attrgetter("date", "row")
+
+
+def _FIRST_BY_DATE_ROW(pair: tuple[Entry, Rule]) -> tuple:
+    return _BY_DATE_ROW(pair[0])
 _REVIEW_KEY = attrgetter("rule_code", "status", "recorder", "reviewer1", "reviewer2")
 
 
-def _counted(entries: Iterable[Entry], as_of: dt.date, rules: dict[str, Rule], residents: set[str],
-             staff: dict) -> list[Entry]:
-    """The entries that count (PRODUCT.md ledger rule 1); the review part is worked out once per distinct
-    rule, status and staff combination rather than once per entry."""
+def _counted(entries: Iterable[Entry], as_of: dt.date, rules: Versions[Rule], residents: set[str],
+             staff: dict) -> list[tuple[Entry, Rule]]:
+    """The entries that count (PRODUCT.md ledger rule 1) with the rule version each uses; the
+    review part is worked out once per distinct rule version, status and staff combination."""
     verdicts: dict[tuple, bool] = {}
     kept = []
+    version_of = rules.at
     for entry in entries:
         if entry.date > as_of or entry.resident_id not in residents or entry.quantity <= 0:
             continue
-        key = _REVIEW_KEY(entry)
+        rule = version_of(entry.rule_code, entry.date)
+        if rule is None:
+            continue
+        key = (_REVIEW_KEY(entry), rule.row)
         verdict = verdicts.get(key)
         if verdict is None:
-            rule = rules.get(entry.rule_code)
-            verdict = verdicts[key] = (entry.status == "approved" and rule is not None and rule.active
+            verdict = verdicts[key] = (entry.status == "approved" and rule.active
                                        and review_valid(entry, rule.double_review, staff))
         if verdict:
-            kept.append(entry)
+            kept.append((entry, rule))
     return kept
 
 
@@ -177,23 +186,22 @@ def multiplier(bonuses: Iterable[Bonus], rule: Rule, entry: Entry) -> Decimal:
 
 
 def _awards(book: Book, as_of: dt.date, problems: list[Problem]) -> dict[int, Award]:
-    rules = {r.code: r for r in book.rules}
+    rules = Versions(book.rules)
     staff = {s.staff_id: s for s in book.staff}
     residents = {r.resident_id for r in book.residents}
     annual_cap = book.settings.annual_cap
-    counted = sorted(_counted(book.entries, as_of, rules, residents, staff), key=_BY_DATE_ROW)
+    counted = sorted(_counted(book.entries, as_of, rules, residents, staff), key=_FIRST_BY_DATE_ROW)
     day_total: dict[tuple[str, str, dt.date], int] = {}
     year_total: dict[tuple[str, int], int] = {}
     factors: dict[tuple, Decimal] = {}
     bases: dict[tuple, int] = {}  # Decimal arithmetic is slow; few distinct products
     awards: dict[int, Award] = {}
-    for entry in counted:
-        rule = rules[entry.rule_code]
+    for entry, rule in counted:
         key = (entry.rule_code, entry.date, entry.time)
         factor = factors.get(key)
         if factor is None:
             factor = factors[key] = multiplier(book.bonuses, rule, entry)
-        product = (entry.rule_code, entry.quantity, factor)
+        product = (rule.row, entry.quantity, factor)
         base = bases.get(product)
         if base is None:
             base = bases[product] = math.floor(rule.points * entry.quantity * factor)
@@ -215,7 +223,7 @@ def _awards(book: Book, as_of: dt.date, problems: list[Problem]) -> dict[int, Aw
         if cap is not None:
             problems.append(problem("capped-entry", "entries", entry.row, "quantity", base=base,
                                     cap=f"{CAP_NAMES[cap]} {limit} 分", awarded=awarded, cut=base - awarded))
-        awards[entry.row] = Award(entry, factor, base, awarded, cap, awarded, None)
+        awards[entry.row] = Award(entry, factor, base, awarded, cap, awarded, None, rule)
     return awards
 
 
@@ -228,8 +236,7 @@ def _appeal_outcomes(book: Book, as_of: dt.date, counted: dict[str, int], proble
     for appeal in sorted(book.appeals, key=lambda a: (a.resolved_date or a.date, a.row)):
         if appeal.date > as_of:
             continue
-        decided = appeal.status != "open" and (appeal.resolved_date or appeal.date) <= as_of
-        if not decided:
+        if not appeal_decided(appeal, as_of):
             under_appeal.add(appeal.entry_id)
         elif appeal.status == "corrected" and appeal.corrected_points is not None:
             if appeal.entry_id in counted:
@@ -238,6 +245,14 @@ def _appeal_outcomes(book: Book, as_of: dt.date, counted: dict[str, int], proble
                 problems.append(problem("appeal-uncounted-entry", "appeals", appeal.row, "entry_id",
                                         value=appeal.entry_id))
     return corrections, under_appeal
+
+
+def appeal_decided(appeal: Appeal, as_of: dt.date) -> bool:
+    """The one meaning of "decided", for the ledger, the fingerprint, statistics and the
+    forecast: an outcome and the day it was decided, on or before as_of. Without a 处理日期
+    an appeal stays open (missing-resolved-date says so), so every decision that changes a
+    balance is dated and published as a leaf."""
+    return appeal.status != "open" and appeal.resolved_date is not None and appeal.resolved_date <= as_of
 
 
 def _corrected(award: Award, appeal: Appeal | None) -> Award:
@@ -360,12 +375,12 @@ class _Wallet:
 
 
 def _redeem(book: Book, as_of: dt.date, wallets: dict[str, _Wallet], problems: list[Problem]):
-    rewards = {r.code: r for r in book.rewards}
+    rewards = Versions(book.rewards)
     stock_used = {r.code: 0 for r in book.rewards}
     applied: list[Redemption] = []
     for redemption in sorted(book.redemptions, key=lambda r: (r.date, r.row)):
         wallet = wallets.get(redemption.resident_id)
-        reward = rewards.get(redemption.reward_code)
+        reward = rewards.at(redemption.reward_code, redemption.date)
         if redemption.date > as_of or wallet is None or reward is None or redemption.quantity <= 0:
             continue
         wallet.advance(redemption.date)

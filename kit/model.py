@@ -69,6 +69,8 @@ class Rule:
     audience: str | None
     description: str | None
     active: bool
+    start_date: dt.date | None = None  # this version is in force from (inclusive)
+    end_date: dt.date | None = None  # … to (inclusive); kit/versions.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ class Reward:
     stock: int | None  # None = unlimited
     description: str | None
     value: Decimal | None = None  # yuan, for staff reports only
+    start_date: dt.date | None = None  # this version is in force from (inclusive)
+    end_date: dt.date | None = None  # … to (inclusive); kit/versions.py
 
 
 @dataclass(frozen=True, slots=True)

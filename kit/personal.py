@@ -16,6 +16,7 @@ from kit.fingerprint import History, leaf_positions, resident_proofs
 from kit.keys import current_salt
 from kit.ledger import Award
 from kit.privacy import notice_code
+from kit.versions import Versions
 from kit.views import SiteContext, period_totals, standings
 from kit.wording import activity, plain_number
 
@@ -80,7 +81,7 @@ def iter_personal_views(c: SiteContext, site_name: str,
     for entry in c.book.entries:
         if entry.date <= c.as_of:
             entries[entry.resident_id].append(entry)
-    rewards = {r.code: r for r in c.book.rewards}
+    rewards = Versions(c.book.rewards)
     redemptions = {r.row: r for r in c.ledger.redemptions}
     entry_dates = {e.row: e.date for e in c.book.entries}
     positions = leaf_positions(history) if history else {}
@@ -95,7 +96,7 @@ def iter_personal_views(c: SiteContext, site_name: str,
                                             event.points, "已衰减"))
             elif event.kind == "redeemed":
                 redemption = redemptions[event.row]
-                reward = rewards.get(redemption.reward_code)
+                reward = rewards.at(redemption.reward_code, redemption.date)  # its name on that day
                 name = reward.name if reward else redemption.reward_code
                 suffix = f" ×{redemption.quantity}" if redemption.quantity != 1 else ""
                 changes.append(PersonalLine(event.date.isoformat(), f"兑换 {name}{suffix}", event.points, "已兑换"))
@@ -111,7 +112,8 @@ def iter_personal_views(c: SiteContext, site_name: str,
 
 
 def _entry_line(c: SiteContext, entry) -> PersonalLine:
-    text = activity(c.rules.get(entry.rule_code), entry)
+    # the version of its date; a pending entry on a day without one is still named
+    text = activity(c.rules.at(entry.rule_code, entry.date) or c.rules.shown(entry.rule_code, entry.date), entry)
     award: Award | None = c.ledger.awards.get(entry.row)
     if award is None:
         status = NOT_COUNTED.get(entry.status, "不计分")

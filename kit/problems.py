@@ -75,6 +75,17 @@ CODES: tuple[Code, ...] = (
     Code("unknown-category", W, "类别没有规则", "类别“{value}”没有任何积分规则使用，这条加分不会生效，请核对类别名称。"),
     Code("duplicate-card-token", E, "卡号重复", "卡号与第 {first_row} 行相同。每位居民的卡号必须不同，请清空本格后用 kit cards 重新生成。"),
     Code("inactive-rule", W, "规则已停用", "规则“{value}”已停用，这条记录不计分。如需计分，请在“积分规则”表把“启用”改为“是”。"),
+    Code("version-overlap", E, "版本日期重叠",
+         "编码“{value}”的这一行（{period}）与第 {other_row} 行（{other_period}）的日期重叠，同一天只能有一个版本。"
+         "停用日期是旧版用到的最后一天（含当天），新版的生效日期要在它之后，如旧版停用日期 {suggest_end}、新版生效日期 {suggest_start}。"
+         "本行不计入。"),
+    Code("version-dates-reversed", E, "版本日期先后颠倒", "停用日期 {value} 早于生效日期 {start}，请核对。本行不计入。"),
+    Code("rule-not-in-force", E, "这天没有有效的规则",
+         "规则“{value}”在 {date} 这天没有有效的版本（“积分规则”表中它的版本：{periods}）。请核对日期，"
+         "或在“积分规则”表补上这段日期的版本。这条记录不计入。"),
+    Code("reward-not-in-force", E, "这天没有有效的奖品",
+         "奖品“{value}”在 {date} 这天没有有效的版本（“奖品”表中它的版本：{periods}）。请核对日期，"
+         "或在“奖品”表补上这段日期的版本。这条兑换不计入。"),
     # review (separation of duties)
     Code("review-missing", E, "缺少审核人", "已通过的记录必须填写审核人1，请补填或把状态改为“待审核”。"),
     Code("second-review-missing", E, "缺少第二审核人", "规则“{value}”需要双人审核，请填写审核人2，或把状态改为“待审核”。"),
@@ -88,7 +99,8 @@ CODES: tuple[Code, ...] = (
     Code("missing-correction", E, "缺少更正分值", "状态为“更正”的申诉必须填写更正分值（0 或正整数）。"),
     Code("appeal-resident-mismatch", W, "申诉人与记录不符", "申诉人“{value}”不是记录 {entry_id} 的居民“{entry_resident}”，请核对。"),
     Code("resolved-before-appeal", E, "处理日期早于申诉日期", "处理日期 {value} 早于申诉日期 {start}，请核对。"),
-    Code("missing-resolved-date", W, "缺少处理日期", "已处理的申诉请填写处理日期，便于统计处理用时。"),
+    Code("missing-resolved-date", W, "缺少处理日期",
+         "已处理的申诉请填写处理日期。没有处理日期的申诉按“受理中”对待：更正不会生效，记录显示为申诉中。"),
     # the ledger
     Code("capped-entry", W, "超过上限被截去", "这条记录应得 {base} 分，因{cap}只计 {awarded} 分（少计 {cut} 分）。"),
     Code("redemption-overdraft", E, "积分不足",

@@ -18,6 +18,7 @@ from kit.model import Book, Entry
 from kit.problems import Problem, problem
 from kit.review import review_faults
 from kit.schema import SHEETS_BY_KEY
+from kit.versions import Versions, period_words
 
 Invalid = dict[str, dict[str, int]]  # sheet key → {id: row} of rows left out for errors
 
@@ -71,7 +72,7 @@ def check_references(book: Book, invalid: Invalid) -> tuple[Book, list[Problem]]
         failed = {k for k, listed in found.items() if any(p.is_error for p in listed)}
         extra = EXTRA.get(sheet)
         if extra:
-            for k, listed in extra(records, index, failed):
+            for k, listed in extra(records, index, failed, book):
                 found.setdefault(k, []).extend(listed)
                 if any(p.is_error for p in listed):
                     failed.add(k)
@@ -106,8 +107,8 @@ def _follow(record, sheet: str, ref: Ref, index: dict, invalid: Invalid) -> Iter
         yield problem(ref.code, sheet, record.row, ref.column, value=value)
 
 
-def _bonuses(bonuses, index: dict, failed: set[int]):
-    categories = {rule.category for rule in index["rules"].values()}
+def _bonuses(bonuses, index: dict, failed: set[int], book: Book):
+    categories = {rule.category for rule in book.rules}
     for k, bonus in enumerate(bonuses):
         if k not in failed and bonus.category is not None and bonus.category not in categories:
             yield k, [problem("unknown-category", "bonuses", bonus.row, "category", value=bonus.category)]
@@ -116,33 +117,60 @@ def _bonuses(bonuses, index: dict, failed: set[int]):
 _ENTRY_KEY = attrgetter("rule_code", "status", "recorder", "reviewer1", "reviewer2")
 
 
-def _entries(entries, index: dict, failed: set[int]):
-    """An entry's own faults depend only on its rule, status and staff: work them out
+def _entries(entries, index: dict, failed: set[int], book: Book):
+    """An entry's own faults depend only on its rule version, status and staff: work them out
     once per distinct combination (a few thousand in a million entries)."""
+    rules = Versions(book.rules)
     keys = list(map(_ENTRY_KEY, entries))
+    if not rules.simple:  # the version in force on each entry's date joins the key
+        keys = [(key, _version_key(rules, entry)) for key, entry in zip(keys, entries)]
     first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))  # key → first position
-    faulty = {key: faults for key, k in first.items() if (faults := _entry_faults(entries[k], index))}
+    faulty = {key: faults for key, k in first.items() if (faults := _entry_faults(entries[k], rules, index))}
     if not faulty:
         return
     for k, key in enumerate(keys):
         if key in faulty and k not in failed:
             row = entries[k].row
-            yield k, [problem(code, "entries", row, column, value=value) for code, column, value in faulty[key]]
+            yield k, [problem(code, "entries", row, column, **params) for code, column, params in faulty[key]]
 
 
-def _entry_faults(entry: Entry, index: dict) -> list[tuple[str, str, object]]:
-    rule = index["rules"].get(entry.rule_code)
-    faults: list[tuple[str, str, object]] = []
+def _version_key(rules: Versions, entry: Entry):
+    version = rules.at(entry.rule_code, entry.date)
+    return version.row if version is not None else entry.date
+
+
+def _entry_faults(entry: Entry, rules: Versions, index: dict) -> list[tuple[str, str, dict]]:
+    if entry.rule_code not in rules:
+        return []  # unknown-rule, already an error
+    rule = rules.at(entry.rule_code, entry.date)
     if rule is None:
-        return faults  # unknown-rule, already an error
+        return [("rule-not-in-force", "rule_code", _not_in_force(rules, entry.rule_code, entry.date))]
+    faults: list[tuple[str, str, dict]] = []
     if not rule.active and entry.status != "rejected":
-        faults.append(("inactive-rule", "rule_code", entry.rule_code))
+        faults.append(("inactive-rule", "rule_code", {"value": entry.rule_code}))
     if entry.status == "approved":
-        faults.extend(review_faults(entry, rule.double_review, index["staff"]))
+        faults.extend((code, column, {"value": value})
+                      for code, column, value in review_faults(entry, rule.double_review, index["staff"]))
     return faults
 
 
-def _appeals(appeals, index: dict, failed: set[int]):
+def _not_in_force(versions: Versions, code: str, day) -> dict:
+    periods = "；".join(f"第 {v.row} 行 {period_words(v)}" for v in versions.all(code))
+    return {"value": code, "date": day, "periods": periods}
+
+
+def _redemptions(redemptions, index: dict, failed: set[int], book: Book):
+    rewards = Versions(book.rewards)
+    if rewards.simple:
+        return
+    for k, redemption in enumerate(redemptions):
+        code = redemption.reward_code
+        if k not in failed and code in rewards and rewards.at(code, redemption.date) is None:
+            yield k, [problem("reward-not-in-force", "redemptions", redemption.row, "reward_code",
+                              **_not_in_force(rewards, code, redemption.date))]
+
+
+def _appeals(appeals, index: dict, failed: set[int], book: Book):
     for k, appeal in enumerate(appeals):
         if k in failed:
             continue
@@ -153,8 +181,9 @@ def _appeals(appeals, index: dict, failed: set[int]):
                               entry_resident=entry.resident_id)]
 
 
-EXTRA: dict[str, Callable[[tuple, dict, set[int]], Iterator[tuple[int, list[Problem]]]]] = {
+EXTRA: dict[str, Callable[[tuple, dict, set[int], Book], Iterator[tuple[int, list[Problem]]]]] = {
     "bonuses": _bonuses,
     "entries": _entries,
+    "redemptions": _redemptions,
     "appeals": _appeals,
 }

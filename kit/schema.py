@@ -163,7 +163,12 @@ SHEETS: tuple[Sheet, ...] = (
         Column("description", "说明", Kind.TEXT, width=30, help="规则的具体要求。"),
         Column("active", "启用", Kind.BOOL, choices=YES_NO, default=True, width=8,
                help="填“否”表示停用，停用规则的记录不计分；留空视为启用。"),
-    ), required=True, help="积分菜单：做什么事得多少分。", id_column="code"),
+        Column("start_date", "生效日期", Kind.DATE, width=12,
+               help="这一版规则从哪天起使用（含当天）；留空表示一直有效。改分值时不要改原来的行：新加一行同样的编码，填新的分值和生效日期。"),
+        Column("end_date", "停用日期", Kind.DATE, width=12,
+               help="这一版规则用到哪天为止（含当天），通常是新版生效日期的前一天；留空表示没有截止。"),
+    ), required=True, help="积分菜单：做什么事得多少分。同一编码可以有几行（几个版本），各管一段日期，互不重叠。",
+        id_column="code"),
     Sheet("bonuses", "加分规则", (
         Column("name", "名称", Kind.TEXT, required=True, mandatory=True, width=16,
                help="加分活动的名称，如 夜间巡逻双倍。"),
@@ -214,7 +219,12 @@ SHEETS: tuple[Sheet, ...] = (
         Column("description", "说明", Kind.TEXT, width=30, help="奖品说明。"),
         Column("value", "价值(元)", Kind.DECIMAL, width=10,
                help="一份奖品大约值多少钱（可不填），只用于工作人员报表估算积分的兑换成本，不会公开。"),
-    ), required=False, help="可以用积分兑换的奖品：物质奖励、精神奖励（表彰）、优先服务。", id_column="code"),
+        Column("start_date", "生效日期", Kind.DATE, width=12,
+               help="这一版从哪天起使用（含当天）；留空表示一直有效。改所需积分时新加一行同样的编码，填新的积分和生效日期。"),
+        Column("end_date", "停用日期", Kind.DATE, width=12,
+               help="这一版用到哪天为止（含当天），通常是新版生效日期的前一天；留空表示没有截止。"),
+    ), required=False, help="可以用积分兑换的奖品：物质奖励、精神奖励（表彰）、优先服务。"
+        "同一编码可以有几行（几个版本），各管一段日期，互不重叠。", id_column="code"),
     Sheet("redemptions", "兑换记录", (
         Column("redemption_id", "编号", Kind.ID, required=True, mandatory=True, width=12,
                help="兑换记录的编号，如 D00001。不能重复。"),

@@ -133,7 +133,7 @@ def _build(project: Project, book: Book, ledger: Ledger, tables: Tables | None, 
         context = site_context(book, ledger)
         view = site_view(book, ledger, context)
         _copy_hand_written(project.root / "docs", docs)
-        _training(project.root, docs, training_facts(book, tables))
+        _training(project.root, docs, training_facts(book, tables, ledger.as_of))
         _render_pages(project.root, docs, view, history)
         config = _mkdocs_config(project.root, stage, book, docs)
         progress("mkdocs 构建网站")
@@ -275,14 +275,16 @@ def _write_private_rows(private_dir: Path, history: History, published: dict[str
     private_dir.mkdir(parents=True, exist_ok=True)
     target = private_dir / PRIVATE_MAP
     tmp = target.with_name(f".{target.name}.part")
-    rows = {key: (row["sheet"], row["row"], row["id"]) for key, row in published.items()}
-    rows.update((leaf.hash.hex(), (leaf.sheet, leaf.row, leaf.ident)) for leaf in history.leaves)
+    rows = {key: (row["sheet"], row["row"], row["id"], row.get("why", "")) for key, row in published.items()}
+    rows.update((leaf.hash.hex(), (leaf.sheet, leaf.row, leaf.ident, leaf.detail)) for leaf in history.leaves)
     quote = json.encoder.encode_basestring_ascii  # C; tuples, not a million dicts and one huge string
     with tmp.open("w", encoding="utf-8") as fh:
         fh.write("{")
         for n, key in enumerate(sorted(rows)):
-            sheet, row, ident = rows[key]
-            fh.write(f'{", " if n else ""}"{key}": {{"id": {quote(ident)}, "row": {row}, "sheet": {quote(sheet)}}}')
+            sheet, row, ident, why = rows[key]
+            # why: how the points came about (kit/fingerprint.py Leaf.detail), to name a re-priced record
+            fh.write(f'{", " if n else ""}"{key}": {{"id": {quote(ident)}, "row": {row}, "sheet": {quote(sheet)}'
+                     + (f', "why": {quote(why)}}}' if why else "}"))
         fh.write("}")
     tmp.replace(target)
 

@@ -18,6 +18,7 @@ from itertools import accumulate
 from kit.errors import KitError
 from kit.ledger import Ledger
 from kit.model import Book
+from kit.versions import Versions
 
 AGE_BANDS = (("青年", 0, 44), ("中年", 45, 59), ("老年", 60, 200))
 UNKNOWN_AGE = "年龄未知"
@@ -127,10 +128,9 @@ class Figures:
         self.book, self.ledger = book, ledger
         self.registered = [r for r in book.residents if r.status == "active"]
         self.grid_of = {r.resident_id: r.grid_id for r in book.residents}
-        self.category = {r.code: r.category for r in book.rules}
         self.awards = sorted(ledger.awards.values(), key=lambda a: (a.entry.date, a.entry.row))
         self.award_dates = [a.entry.date for a in self.awards]
-        self.costs = {r.code: r.cost for r in book.rewards}
+        self.rewards = Versions(book.rewards)
         # every balance change by date, with running totals: a period's figures by bisection
         changes = sorted((e.date, e.points, e.kind == "decayed")
                          for account in ledger.accounts.values() for e in account.events)
@@ -152,12 +152,12 @@ class Figures:
         cat_people: dict[str, set[str]] = defaultdict(set)
         mediation: Counter[str] = Counter()
         for award in awards:
-            category = self.category.get(award.entry.rule_code, "")
+            category = award.rule.category
             points[category] += award.points
             cat_people[category].add(award.entry.resident_id)
             if category == MEDIATION:
                 mediation[self.grid_of[award.entry.resident_id]] += 1
-        redeemed = sum(self.costs.get(r.reward_code, 0) * r.quantity
+        redeemed = sum(self.rewards.at(r.reward_code, r.date).cost * r.quantity
                        for r in self.ledger.redemptions if start <= r.date <= end)
         first, last = bisect_left(self.change_dates, start), bisect_right(self.change_dates, end)
         decayed = self.running_decay[last] - self.running_decay[first]
@@ -202,7 +202,7 @@ class Figures:
         doers: dict[str, set[str]] = defaultdict(set)
         for award in self.awards_between(start, end):
             if award.entry.resident_id in active:
-                doers[self.category.get(award.entry.rule_code, "")].add(award.entry.resident_id)
+                doers[award.rule.category].add(award.entry.resident_id)
         registered = Counter(r.grid_id for r in self.registered)
         names = {g.grid_id: g.grid_name for g in self.book.grids}
         found = []

@@ -37,6 +37,25 @@ GENERAL_NOTES = (
     "姓名、手机、备注、申诉理由、卡号只供工作人员使用，网站上永远不会出现。",
 )
 
+# How to change 分值 or 所需积分 from a date on: a new row per version (kit/versions.py).
+VERSION_NOTES = {
+    "rules": (
+        "怎样从某一天起调整分值（例如治安巡逻 XL01 从 2027-01-01 起改为每小时 12 分）：",
+        "1. 不要改原来那一行的分值。在原来那一行的“停用日期”填新规定生效的前一天：2026-12-31。",
+        "2. 新加一行，编码和原来相同（XL01），填新的分值 12，“生效日期”填 2027-01-01，其余各列照原样填写。",
+        "3. 每条积分记录按它的日期，用当天有效的那一行计分：以前的记录保持公示时的积分，不会因为改分值而变；"
+        "2027-01-01 起的记录按新分值计算。",
+        "4. 同一编码的几行，日期不能重叠：同一天只能有一个版本。重叠时 kit validate 报错“版本日期重叠”，重叠的行不计入。",
+        "5. 某项活动到期不再开展：只在它那一行填“停用日期”。新活动从某天开始：新加一行，填“生效日期”。",
+        "6. 网站的积分菜单、培训材料、自测题和宣传单都按当天有效的版本显示，并提前公告即将生效的调整。",
+    ),
+    "rewards": (
+        "怎样从某一天起调整所需积分：和积分规则一样，不改原来那一行，在它的“停用日期”填生效前一天，"
+        "再新加一行同样的编码，填新的所需积分和“生效日期”。每次兑换按兑换日期当天有效的所需积分计算，以前的兑换不变。"
+        "同一编码的几行日期不能重叠。",
+    ),
+}
+
 
 def write_book(path: Path, book: Book | None = None) -> None:
     """Write the template (with the book's rows, if any) to path, atomically."""
@@ -76,6 +95,8 @@ def _instructions(ws: Worksheet) -> None:
         ws.append([None, "列", "必填", "怎么填"])
         for col in sheet.columns:
             ws.append([None, col.zh, "是" if col.mandatory else "", col.help])
+        for note in VERSION_NOTES.get(sheet.key, ()):
+            ws.append([None, None, None, note])
     for row in ws.iter_rows(min_row=2):
         row[3].alignment = Alignment(wrap_text=True, vertical="top")
 

@@ -4,6 +4,10 @@ Trainers write Markdown in docs/ and put {{名称}} wherever a number or name of
 this community belongs: {{规则1.分值}}, {{积分有效期}}, {{例子.封顶}} … The
 facts come from the workbook, and the worked examples from the real points
 engine run on a tiny made-up ledger with this community's rules and settings.
+
+Where rules or rewards have versions (生效日期/停用日期), the facts describe the day
+they are made for (the as-of date): the versions in force then, with the coming
+changes listed under the tables and named for each value they will alter.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ import dataclasses
 import datetime as dt
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kit.calendar import add_months
+from kit.changes import Change, reward_changes, rule_changes
 from kit.errors import KitError
 from kit.ledger import compute
 from kit.model import Book, Entry, Grid, Resident, Rule, Staff
 from kit.problems import CATALOGUE, visible
 from kit.schema import REWARD_KINDS, SHEETS, choice_label
 from kit.tables import Tables
+from kit.versions import Versions
 from kit.wording import plain_number
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}\n]+?)\s*\}\}")
@@ -41,6 +47,8 @@ class PlaceholderError(KitError):
 class Facts:
     values: dict[str, str]  # name → plain text
     blocks: dict[str, str]  # name → an escaped HTML block (tables, lists), for Markdown pages only
+    as_of: dt.date | None = None  # the day described, when rules or rewards have versions
+    changing: dict[str, tuple[Change, ...]] = field(default_factory=dict)  # value name → changes that alter it
 
     def fill(self, text: str, where: str, markdown: bool = True) -> str:
         """Replace every {{name}}; an unknown name stops the build, naming file and line.
@@ -71,9 +79,13 @@ def md(text: object) -> str:
     return escaped.replace("~", "&#126;")  # strike-through in some extensions, yet no backslash escape
 
 
-def training_facts(book: Book, tables: Tables | None = None) -> Facts:
+def training_facts(book: Book, tables: Tables | None = None, as_of: dt.date | None = None) -> Facts:
+    """The facts of book as of a day: the rule and reward versions in force on it."""
+    rule_versions, reward_versions = Versions(book.rules), Versions(book.rewards)
+    dated = not (rule_versions.simple and reward_versions.simple)
+    day = (as_of or _fallback_day(book)) if dated else as_of
+    current = _in_force(book, rule_versions, reward_versions, day) if dated else book
     s = book.settings
-    rules = [r for r in book.rules if r.active]
     values: dict[str, str] = {
         "社区名称": s.site_name,
         "主办单位": s.organization or s.site_name,
@@ -88,32 +100,88 @@ def training_facts(book: Book, tables: Tables | None = None) -> Facts:
         "公示天数": str(s.notice_days),
         "最小公布人数": str(s.min_group_size),
         "排行榜人数": str(s.ranking_size),
+    }
+    dated_values, about = _dated_values(current)
+    values |= dated_values
+    values |= _names(tables)
+    values |= {f"问题.{code}.标题": c.title for code, c in CATALOGUE.items()}
+    values |= {f"问题.{code}.说明": _sample_message(c.template) for code, c in CATALOGUE.items()}
+    rules = [r for r in current.rules if r.active]
+    coming_rules = rule_changes(rule_versions, day) if dated else ()
+    coming_rewards = reward_changes(reward_versions, day) if dated else ()
+    names = {code: rule_versions.shown(code, day) for code in rule_versions.codes()} if dated else None
+    blocks = {"积分菜单表": menu_table(rules) + change_list(coming_rules),
+              "加分活动列表": bonus_list(book, names), "奖品表": reward_table(current) + change_list(coming_rewards),
+              "即将调整": change_list(coming_rules + coming_rewards) or "<p>目前没有已定好的规则或奖品调整。</p>"}
+    changing = _changing(book, rule_versions, reward_versions, dated_values, about, coming_rules, coming_rewards)
+    return Facts(values, blocks, day if dated else None, changing)
+
+
+def _fallback_day(book: Book) -> dt.date:
+    """For a caller that names no day: the workbook's latest record, else its earliest versions."""
+    days = [e.date for e in book.entries] + [r.date for r in book.redemptions]
+    return max(days, default=dt.date.min)
+
+
+def _in_force(book: Book, rules: Versions, rewards: Versions, day: dt.date) -> Book:
+    """book with the versions in force on day, undated: the examples then run on any made-up date."""
+    def undated(version):
+        return dataclasses.replace(version, start_date=None, end_date=None)
+
+    return dataclasses.replace(book, rules=tuple(map(undated, rules.on(day))),
+                               rewards=tuple(map(undated, rewards.on(day))))
+
+
+def _dated_values(book: Book) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """The values that follow the rules and rewards, and which (sheet, code) each describes."""
+    rules = [r for r in book.rules if r.active]
+    values: dict[str, str] = {
         "规则数": str(len(rules)),
         "类别列表": "、".join(dict.fromkeys(r.category for r in rules)) or "（暂无）",
         "双人审核规则": "、".join(r.name for r in rules if r.double_review) or "（暂无）",
         "奖品数": str(len(book.rewards)),
     }
+    about: dict[str, tuple[str, str]] = {}
     for index, rule in enumerate(rules, start=1):
         for prefix in (f"规则{index}", f"规则.{rule.code}"):
-            values |= {
+            named = {
                 f"{prefix}.名称": rule.name, f"{prefix}.编码": rule.code,
                 f"{prefix}.分值": str(rule.points), f"{prefix}.单位": rule.unit,
                 f"{prefix}.类别": rule.category,
                 f"{prefix}.每日上限": f"{rule.daily_cap} 分" if rule.daily_cap else "不限",
             }
+            values |= named
+            about |= dict.fromkeys(named, ("rules", rule.code))
     if not rules:  # a new community: the skeleton's pages still build
         values |= {f"规则1.{k}": "（暂无）" for k in ("名称", "编码", "分值", "单位", "类别", "每日上限")}
     if not book.rewards:
         values |= {f"奖品1.{k}": "（暂无）" for k in ("名称", "所需积分", "类型")}
     for index, reward in enumerate(sorted(book.rewards, key=lambda r: r.cost), start=1):
-        values |= {f"奖品{index}.名称": reward.name, f"奖品{index}.所需积分": str(reward.cost),
-                   f"奖品{index}.类型": choice_label(REWARD_KINDS, reward.kind)}
-    values |= _names(tables)
-    values |= {f"问题.{code}.标题": c.title for code, c in CATALOGUE.items()}
-    values |= {f"问题.{code}.说明": _sample_message(c.template) for code, c in CATALOGUE.items()}
+        named = {f"奖品{index}.名称": reward.name, f"奖品{index}.所需积分": str(reward.cost),
+                 f"奖品{index}.类型": choice_label(REWARD_KINDS, reward.kind)}
+        values |= named
+        about |= dict.fromkeys(named, ("rewards", reward.code))
     values |= worked_examples(book)
-    blocks = {"积分菜单表": menu_table(rules), "加分活动列表": bonus_list(book), "奖品表": reward_table(book)}
-    return Facts(values, blocks)
+    return values, about
+
+
+def _changing(book: Book, rules: Versions, rewards: Versions, now: dict[str, str],
+              about: dict[str, tuple[str, str]], coming_rules: tuple[Change, ...],
+              coming_rewards: tuple[Change, ...]) -> dict[str, tuple[Change, ...]]:
+    """Each value that reads differently on a coming change's day → the changes behind it
+    (a quiz must say which day its answer holds for)."""
+    changing: dict[str, tuple[Change, ...]] = {}
+    for later in sorted({c.day for c in coming_rules + coming_rewards}):
+        then, _ = _dated_values(_in_force(book, rules, rewards, later))
+        that_day = {"rules": [c for c in coming_rules if c.day == later],
+                    "rewards": [c for c in coming_rewards if c.day == later]}
+        for name, value in now.items():
+            if name in changing or then.get(name) == value:
+                continue
+            sheet, code = about.get(name, ("", ""))
+            own = tuple(c for c in that_day.get(sheet, ()) if c.code == code)
+            changing[name] = own or tuple(that_day["rules"] + that_day["rewards"])  # a count, a renumbering …
+    return changing
 
 
 def _decay_words(factor: Decimal) -> str:
@@ -244,13 +312,21 @@ def menu_table(rules: list[Rule]) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def bonus_list(book: Book) -> str:
+def bonus_list(book: Book, rules: dict[str, Rule] | None = None) -> str:
     from kit.views import bonus_in_words
 
-    rules = {r.code: r for r in book.rules}
+    rules = rules if rules is not None else {r.code: r for r in book.rules}
     items = "".join(f"<li><strong>{escape(b.name)}</strong>：{escape(bonus_in_words(b, rules))}</li>"
                     for b in book.bonuses)
     return f"<ul>{items}</ul>" if items else "<p>本社区目前没有加分活动。</p>"
+
+
+def change_list(changes: tuple[Change, ...]) -> str:
+    """即将调整: under the menu and reward tables; nothing when nothing is coming."""
+    if not changes:
+        return ""
+    items = "".join(f"<li><strong>{escape(c.name)}</strong>：{escape(c.words)}</li>" for c in changes)
+    return f"<p><strong>即将调整</strong>（调整生效前的记录仍按原来的规定计算）</p><ul>{items}</ul>"
 
 
 def reward_table(book: Book) -> str:

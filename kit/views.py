@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from kit.changes import Change, reward_changes, rule_changes
 from kit.ledger import Award, Ledger
 from kit.model import Bonus, Book, Rule
 from kit.wording import activity, plain_number
@@ -19,6 +20,7 @@ from kit.disclosure import OTHER_ACTIVITIES, OTHER_GRIDS, Disclosure
 from kit.privacy import Names, notice_code, public_names
 from kit.schema import REWARD_KINDS, choice_label
 from kit.stats import Figures
+from kit.versions import Versions
 
 TAG = re.compile(r"<[^>]*>")
 UNSAFE_CONFIG_TEXT = re.compile(r"[<>&\"'`{}\[\]|*_#\\\x00-\x1f\x7f]")
@@ -64,6 +66,8 @@ class MenuView:
     annual_cap: int
     decay_after_months: int
     decay_factor: str
+    changes: tuple[Change, ...] = ()  # coming rule versions, announced on the menu
+    reward_changes: tuple[Change, ...] = ()  # coming reward versions, announced on the reward page
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,7 @@ class SiteContext:
         self.book, self.ledger, self.names = book, ledger, names
         self.as_of = ledger.as_of
         self.minimum = book.settings.min_group_size
-        self.rules = {r.code: r for r in book.rules}
+        self.rules: Versions[Rule] = Versions(book.rules)  # an entry uses the version in force on its date
         self.grid_names = {g.grid_id: g.grid_name for g in book.grids}
         self.residents = {r.resident_id: r for r in book.residents}
         self.active = {r.resident_id for r in book.residents if r.status == "active"}
@@ -231,26 +235,34 @@ def home_view(c: SiteContext) -> HomeView:
         Figure(f"{c.as_of.year} 年参与居民", _count(len(year.took_part), len(year.took_part), c.minimum), "人"),
         Figure(f"{c.as_of.year} 年发放积分", issued if year.total_shown else None, "分"),
         Figure(f"{c.as_of.year} 年兑换次数", _count(len(redeemed), len(redeemers), c.minimum), "次"),
-        Figure("积分项目", sum(1 for r in c.book.rules if r.active), "项"),
-        Figure("可兑换奖品", len(c.book.rewards), "种"),
+        Figure("积分项目", sum(1 for r in c.rules.on(c.as_of) if r.active), "项"),
+        Figure("可兑换奖品", len(Versions(c.book.rewards).on(c.as_of)), "种"),
     )
     return HomeView(config_text(settings.site_name, "社区积分"), config_text(settings.organization, ""),
                     c.as_of, figures)
 
 
 def menu_view(book: Book, as_of: dt.date) -> MenuView:
+    """The rules in force on as_of, and the changes to come."""
+    versions = Versions(book.rules)
     by_category: dict[str, list[RuleLine]] = defaultdict(list)
-    for rule in book.rules:
+    for rule in versions.on(as_of):
         if rule.active:
             by_category[rule.category].append(RuleLine(
                 rule.name, rule.points, rule.unit, rule.daily_cap, rule.double_review,
                 rule.audience or "所有居民", rule.description or ""))
-    rules = {r.code: r for r in book.rules}
-    bonuses = tuple((b.name, bonus_in_words(b, rules)) for b in book.bonuses
+    names = rule_names(versions, as_of)
+    bonuses = tuple((b.name, bonus_in_words(b, names)) for b in book.bonuses
                     if b.end_date is None or b.end_date >= as_of)
     factor = book.settings.decay_factor
     return MenuView(tuple((k, tuple(v)) for k, v in by_category.items()), bonuses,
-                    book.settings.annual_cap, book.settings.decay_after_months, plain_number(factor))
+                    book.settings.annual_cap, book.settings.decay_after_months, plain_number(factor),
+                    rule_changes(versions, as_of), reward_changes(Versions(book.rewards), as_of))
+
+
+def rule_names(versions: Versions[Rule], day: dt.date) -> dict[str, Rule]:
+    """code → the version to name it by on day (bonus wording)."""
+    return {code: versions.shown(code, day) for code in versions.codes()}
 
 
 def bonus_in_words(bonus: Bonus, rules: dict[str, Rule]) -> str:
@@ -279,11 +291,12 @@ def bonus_in_words(bonus: Bonus, rules: dict[str, Rule]) -> str:
 
 
 def reward_lines(book: Book, ledger: Ledger) -> tuple[RewardLine, ...]:
+    """The rewards in force on the as-of date (coming ones: MenuView.reward_changes)."""
     return tuple(
         RewardLine(r.name, choice_label(REWARD_KINDS, r.kind), r.cost,
                    None if r.stock is None else max(0, r.stock - ledger.stock_used.get(r.code, 0)),
                    r.description or "")
-        for r in book.rewards
+        for r in Versions(book.rewards).on(ledger.as_of)
     )
 
 
@@ -363,7 +376,7 @@ def notice_view(c: SiteContext) -> NoticeView:
         if c.disclosure.month_hidden(entry.date):
             withheld.add(f"{entry.date.year} 年 {entry.date.month} 月")
             continue
-        rule = c.rules[entry.rule_code]
+        rule = c.rules.at(entry.rule_code, entry.date)  # the version the entry was awarded by
         grid = c.disclosure.notice_grid(award)
         shown = c.disclosure.category_shown(entry.rule_code, entry.date.year)
         lines.append(NoticeLine(

@@ -24,6 +24,7 @@ import itertools
 import json
 import re
 import shutil
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,8 +194,13 @@ def named_rows(output: str) -> list[tuple[str, int, str]]:
     return [(sheet, int(row), ident) for sheet, row, ident in re.findall(r"“(.+?)”表第 (\d+) 行（(.+?)）", output)]
 
 
-def entry_text(eid, day, time, rule, qty) -> str:
-    return "|".join(("E", eid, day.isoformat(), time.isoformat() if time else "", rule, str(qty)))
+def crc(record: str) -> str:
+    return f"{zlib.crc32(record.encode()):08x}"
+
+
+def entry_text(eid, day, time, rule, qty, points) -> str:
+    """A v3 entry leaf: the record and the points it was awarded."""
+    return "|".join(("E", eid, day.isoformat(), time.isoformat() if time else "", rule, str(qty), str(points)))
 
 
 # --------------------------------------------------------------------------- the shared projects
@@ -231,20 +237,24 @@ def test_first_build_publishes_checkpoint_one(base):
     # 8 counted entries (EFP09 waits for review), 2 redemptions, 1 decided appeal
     assert len(leaves) == 11
     assert cps == [{"number": 1, "date": "2026-06-30", "size": 11, "root": hash_text(merkle.root(leaves)),
-                    "previous": None, "consistency": [], "rewrite": None}]
+                    "previous": None, "consistency": [], "rewrite": None,
+                    "terms": {"decay_after_months": 12, "decay_factor": "0.5"}}]
     data = json.loads((site / "ledger" / "checkpoints.json").read_text(encoding="utf-8"))
-    assert data["format"] == "kit-ledger-v2"
+    assert data["format"] == "kit-ledger-v3" and "legacy_leaves" not in data
     # the private map names every leaf's row, in the canonical order: entries by date,
     # redemptions by date, decided appeals by resolved date
     rows = private_rows(base)
     assert [rows[h.hex()]["id"] for h in leaves] == [
         "EFP01", "EFP02", "EFP03", "EFP04", "EFP05", "EFP06", "EFP07", "EFP08", "DFP1", "DFP2", "AFP2"]
-    assert rows[leaves[0].hex()] == {"sheet": "entries", "row": 2, "id": "EFP01"}
-    assert rows[leaves[8].hex()] == {"sheet": "redemptions", "row": 2, "id": "DFP1"}
+    # why: rule row, 分值, 每日上限, multiplier, base, awarded, cap — to name a re-priced record later
+    efp01 = entry_text("EFP01", D(2026, 3, 5), T(20, 30), "XL", 2, 20).rsplit("|", 1)[0]
+    assert rows[leaves[0].hex()] == {"sheet": "entries", "row": 2, "id": "EFP01", "why": f"{crc(efp01)}|2|10|40|1|20|20|"}
+    assert rows[leaves[8].hex()] == {"sheet": "redemptions", "row": 2, "id": "DFP1",
+                                     "why": f"{crc('D|DFP1|2026-05-25|JFP1|1')}|2|15|15"}
     assert rows[leaves[10].hex()] == {"sheet": "appeals", "row": 3, "id": "AFP2"}
     # the leaves are the salted records: the secret reproduces them (what the resident can check)
     salt = resident_salt(SECRET, "RFP001")
-    assert leaves[0] == merkle.leaf_hash(salt + entry_text("EFP01", D(2026, 3, 5), T(20, 30), "XL", 2).encode())
+    assert leaves[0] == merkle.leaf_hash(salt + entry_text("EFP01", D(2026, 3, 5), T(20, 30), "XL", 2, 20).encode())
     assert leaves[10] == merkle.leaf_hash(salt + "A|AFP2|EFP03|corrected|10|2026-05-15".encode())
     assert not list(site.rglob("ledger-rows.json"))
     result = verify_cli(base)
@@ -283,7 +293,8 @@ def test_appending_rows_publishes_checkpoint_two(base, appended):
     assert leaves[:11] == published_leaves(base / "site")
     rows = private_rows(appended)
     assert [rows[h.hex()]["id"] for h in leaves[11:]] == ["EFP10", "EFP11", "EFP12", "DFP3"]
-    assert rows[leaves[11].hex()] == {"sheet": "entries", "row": 11, "id": "EFP10"}
+    assert rows[leaves[11].hex()] == {"sheet": "entries", "row": 11, "id": "EFP10",
+                                      "why": f"{crc('E|EFP10|2026-07-02||XL|2')}|2|10|40|1|20|20|"}
     # the published consistency proof links the two checkpoints
     proof = [hash_bytes(p) for p in two["consistency"]]
     assert proof == merkle.consistency_proof(11, leaves)
@@ -644,9 +655,11 @@ def _own_records(rid: str, entries=ENTRIES, redemptions=REDEMPTIONS, appeals=APP
 
 def test_inclusion_proofs_verify_in_python(base, appended):
     expected_texts = {  # the newest three records of each resident, in tree order
-        "RFP001": ["E|EFP08|2026-06-10||XL|1", "D|DFP1|2026-05-25|JFP1|1", "A|AFP2|EFP03|corrected|10|2026-05-15"],
-        "RFP002": ["E|EFP02|2026-03-06||TJ|1", "E|EFP06|2026-05-20|14:00:00|XL|1.5", "D|DFP2|2026-06-05|JFP1|1"],
-        "RFP003": ["E|EFP04|2026-04-12||XL|1"],
+        "RFP001": ["E|EFP08|2026-06-10||XL|1|10", "D|DFP1|2026-05-25|JFP1|1|15",
+                   "A|AFP2|EFP03|corrected|10|2026-05-15"],
+        "RFP002": ["E|EFP02|2026-03-06||TJ|1|20", "E|EFP06|2026-05-20|14:00:00|XL|1.5|15",
+                   "D|DFP2|2026-06-05|JFP1|1|15"],
+        "RFP003": ["E|EFP04|2026-04-12||XL|1|10"],
     }
     for root, extra in ((base, False), (appended, True)):
         site = root / "site"
@@ -676,7 +689,7 @@ def test_inclusion_proofs_verify_in_python(base, appended):
         assert len(salts) == 3  # one salt per resident
     # after the append, RFP001's newest record is the new entry, proven against checkpoint 2
     fp = personal(appended / "site", TA)["fingerprint"]
-    assert fp["leaves"][-1]["text"] == "E|EFP11|2026-07-05|10:00:00|ZY|1"
+    assert fp["leaves"][-1]["text"] == "E|EFP11|2026-07-05|10:00:00|ZY|1|5"
     assert fp["checkpoint"]["number"] == 2
 
 
@@ -827,17 +840,20 @@ def _guessable_texts() -> Iterator[tuple[str, str]]:
     rules = sorted({"XL", "TJ", "ZY"})
     quantities = sorted({str(e[5]) for e in entries})  # 1, 1.5, 2, 3
     ids = [e[0] for e in entries] + [r[0] for r in redemptions] + [a[0] for a in APPEALS]
+    awarded = ["", "|5", "|10", "|15", "|20"]  # what the records were awarded (v3 leaves carry it)
     for rid in rids:
         for day, time, rule, qty in itertools.product(dates, times, rules, quantities):
             fields = (day.isoformat(), time, rule, qty)
             for eid in ids:
-                yield rid, "|".join(("E", eid) + fields)
+                for p in awarded:
+                    yield rid, "|".join(("E", eid) + fields) + p
             for text in ("|".join(("E", rid) + fields), "|".join((rid,) + fields), "|".join(("E",) + fields)):
                 yield rid, text
         for rid_, _day, _r, reward, qty in redemptions:
             for day in dates:
-                yield rid, f"D|{rid_}|{day.isoformat()}|{reward}|{qty}"
-                yield rid, f"D|{rid}|{day.isoformat()}|{reward}|{qty}"
+                for cost in ("", "|15", "|30"):
+                    yield rid, f"D|{rid_}|{day.isoformat()}|{reward}|{qty}{cost}"
+                    yield rid, f"D|{rid}|{day.isoformat()}|{reward}|{qty}{cost}"
         for aid, _d, _r, eid, _reason, _s, points, resolved in APPEALS:
             for status, day in itertools.product(("corrected", "upheld", "open", "更正", "维持"), dates):
                 yield rid, f"A|{aid}|{eid}|{status}|{'' if points is None else points}|{day.isoformat()}"
@@ -899,38 +915,6 @@ def test_published_ledger_files_name_nobody(appended):
     assert all(re.fullmatch(r"[a-p]{64}", line) for line in files["leaves.txt"].splitlines())
     roots = re.findall(r'"root": "([^"]*)"', files["checkpoints.json"])
     assert roots and all(re.fullmatch(r"[a-p]{64}", root) for root in roots)
-
-
-def test_a_site_published_in_hex_is_carried_over(appended, tmp_path):
-    """Sites built before hashes were written in letters (format v1) still verify, and the
-    next build reads them, keeps their history and writes them in the new form."""
-    project = tmp_path / "copy"
-    shutil.copytree(appended, project)
-    site = project / "site"
-    now = json.loads((site / "ledger" / "checkpoints.json").read_text(encoding="utf-8"))
-    leaves = published_leaves(site)
-
-    def to_hex(text: str) -> str:
-        return hash_bytes(text).hex()
-
-    old = copy.deepcopy(now)
-    old["format"] = "kit-ledger-v1"
-    for c in old["checkpoints"]:
-        c["root"] = to_hex(c["root"])
-        c["consistency"] = [to_hex(p) for p in c["consistency"]]
-        if c["previous"]:
-            c["previous"]["root"] = to_hex(c["previous"]["root"])
-    (site / "ledger" / "checkpoints.json").write_text(json.dumps(old), encoding="utf-8")
-    (site / "ledger" / "leaves.txt").write_text("".join(h.hex() + "\n" for h in leaves), encoding="ascii")
-    assert verify_site(reader(str(site))).broken is None
-    result = run_kit(project, "build", "--as-of", "2026-08-31")
-    assert result.exit_code == 0, result.output
-    again = json.loads((site / "ledger" / "checkpoints.json").read_text(encoding="utf-8"))
-    assert again["format"] == "kit-ledger-v2"
-    assert [(c["size"], c["root"]) for c in again["checkpoints"][:len(now["checkpoints"])]] == \
-        [(c["size"], c["root"]) for c in now["checkpoints"]]
-    assert published_leaves(site)[:len(leaves)] == leaves
-    assert verify_site(reader(str(site))).broken is None
 
 
 # --------------------------------------------------------------------------- card reissue

@@ -170,6 +170,18 @@ CASES = [
                  [("future-date", 2, "date")], id="future-date"),
     pytest.param(optional(cell(BONUSES, 2, "结束日期", dt.date(2025, 12, 31))),
                  [("bad-date-range", 2, "end_date")], id="bad-date-range"),
+    # versions of a rule or reward (生效日期, 停用日期)
+    pytest.param([add_header(RULES, "生效日期", None, None), add_header(RULES, "停用日期", None, None),
+                  copy_row(RULES, 2, 分值=12, 生效日期=dt.date(2026, 3, 1))],
+                 [("version-overlap", 4, "start_date")], id="version-overlap"),
+    pytest.param([add_header(RULES, "生效日期", dt.date(2026, 6, 1), None),
+                  add_header(RULES, "停用日期", dt.date(2026, 1, 1), None)],
+                 [("version-dates-reversed", 2, "end_date"), ("invalid-reference", 2, "rule_code")],
+                 id="version-dates-reversed"),
+    pytest.param([add_header(RULES, "停用日期", dt.date(2026, 3, 1), None)],
+                 [("rule-not-in-force", 2, "rule_code")], id="rule-not-in-force"),
+    pytest.param(optional(add_header(REWARDS, "生效日期", dt.date(2026, 5, 1))),
+                 [("reward-not-in-force", 2, "reward_code")], id="reward-not-in-force"),
     # appeals
     pytest.param(optional(cell(APPEALS, 2, "更正分值", None)),
                  [("missing-correction", 2, "corrected_points")], id="missing-correction"),
