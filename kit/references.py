@@ -72,7 +72,7 @@ def check_references(book: Book, invalid: Invalid) -> tuple[Book, list[Problem]]
         failed = {k for k, listed in found.items() if any(p.is_error for p in listed)}
         extra = EXTRA.get(sheet)
         if extra:
-            for k, listed in extra(records, index, failed, book):
+            for k, listed in extra(records, index, failed, book, invalid):
                 found.setdefault(k, []).extend(listed)
                 if any(p.is_error for p in listed):
                     failed.add(k)
@@ -107,7 +107,7 @@ def _follow(record, sheet: str, ref: Ref, index: dict, invalid: Invalid) -> Iter
         yield problem(ref.code, sheet, record.row, ref.column, value=value)
 
 
-def _bonuses(bonuses, index: dict, failed: set[int], book: Book):
+def _bonuses(bonuses, index: dict, failed: set[int], book: Book, invalid: Invalid):
     categories = {rule.category for rule in book.rules}
     for k, bonus in enumerate(bonuses):
         if k not in failed and bonus.category is not None and bonus.category not in categories:
@@ -117,7 +117,7 @@ def _bonuses(bonuses, index: dict, failed: set[int], book: Book):
 _ENTRY_KEY = attrgetter("rule_code", "status", "recorder", "reviewer1", "reviewer2")
 
 
-def _entries(entries, index: dict, failed: set[int], book: Book):
+def _entries(entries, index: dict, failed: set[int], book: Book, invalid: Invalid):
     """An entry's own faults depend only on its rule version, status and staff: work them out
     once per distinct combination (a few thousand in a million entries)."""
     rules = Versions(book.rules)
@@ -125,7 +125,9 @@ def _entries(entries, index: dict, failed: set[int], book: Book):
     if not rules.simple:  # the version in force on each entry's date joins the key
         keys = [(key, _version_key(rules, entry)) for key, entry in zip(keys, entries)]
     first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))  # key → first position
-    faulty = {key: faults for key, k in first.items() if (faults := _entry_faults(entries[k], rules, index))}
+    dropped = invalid.get("rules", {})
+    faulty = {key: faults for key, k in first.items()
+              if (faults := _entry_faults(entries[k], rules, index, dropped))}
     if not faulty:
         return
     for k, key in enumerate(keys):
@@ -139,11 +141,14 @@ def _version_key(rules: Versions, entry: Entry):
     return version.row if version is not None else entry.date
 
 
-def _entry_faults(entry: Entry, rules: Versions, index: dict) -> list[tuple[str, str, dict]]:
+def _entry_faults(entry: Entry, rules: Versions, index: dict, dropped: dict[str, int]) -> list[tuple[str, str, dict]]:
     if entry.rule_code not in rules:
         return []  # unknown-rule, already an error
     rule = rules.at(entry.rule_code, entry.date)
     if rule is None:
+        if entry.rule_code in dropped:  # likely the version of this day, left out for its own error
+            return [("invalid-reference", "rule_code", {"value": entry.rule_code, "target": "积分规则",
+                                                         "target_row": dropped[entry.rule_code]})]
         return [("rule-not-in-force", "rule_code", _not_in_force(rules, entry.rule_code, entry.date))]
     faults: list[tuple[str, str, dict]] = []
     if not rule.active and entry.status != "rejected":
@@ -159,18 +164,23 @@ def _not_in_force(versions: Versions, code: str, day) -> dict:
     return {"value": code, "date": day, "periods": periods}
 
 
-def _redemptions(redemptions, index: dict, failed: set[int], book: Book):
+def _redemptions(redemptions, index: dict, failed: set[int], book: Book, invalid: Invalid):
     rewards = Versions(book.rewards)
     if rewards.simple:
         return
+    dropped = invalid.get("rewards", {})
     for k, redemption in enumerate(redemptions):
         code = redemption.reward_code
         if k not in failed and code in rewards and rewards.at(code, redemption.date) is None:
-            yield k, [problem("reward-not-in-force", "redemptions", redemption.row, "reward_code",
-                              **_not_in_force(rewards, code, redemption.date))]
+            if code in dropped:
+                yield k, [problem("invalid-reference", "redemptions", redemption.row, "reward_code", value=code,
+                                  target="奖品", target_row=dropped[code])]
+            else:
+                yield k, [problem("reward-not-in-force", "redemptions", redemption.row, "reward_code",
+                                  **_not_in_force(rewards, code, redemption.date))]
 
 
-def _appeals(appeals, index: dict, failed: set[int], book: Book):
+def _appeals(appeals, index: dict, failed: set[int], book: Book, invalid: Invalid):
     for k, appeal in enumerate(appeals):
         if k in failed:
             continue
@@ -181,7 +191,7 @@ def _appeals(appeals, index: dict, failed: set[int], book: Book):
                               entry_resident=entry.resident_id)]
 
 
-EXTRA: dict[str, Callable[[tuple, dict, set[int], Book], Iterator[tuple[int, list[Problem]]]]] = {
+EXTRA: dict[str, Callable[[tuple, dict, set[int], Book, Invalid], Iterator[tuple[int, list[Problem]]]]] = {
     "bonuses": _bonuses,
     "entries": _entries,
     "redemptions": _redemptions,
