@@ -54,17 +54,22 @@ def _rule_change(code: str, now: Rule | None, after: Rule | None) -> Change | No
         return Change(now.end_date + ONE_DAY, code, now.name, _stops(now.end_date))
     if now is None:
         return Change(after.start_date, code, after.name, f"自 {after.start_date} 起新增：{_rule_terms(after)}")
-    parts = _rule_differences(now, after)
+    return _next(code, now, after, _rule_differences(now, after), "用到", "停用")
+
+
+def _stops(end: dt.date, until: str = "用到", stop: str = "停用") -> str:
+    return f"{until} {end}，{end + ONE_DAY} 起{stop}"
+
+
+def _next(code: str, now, after, parts: list[str], until: str, stop: str) -> Change | None:
+    """A version followed by another: what differs from its start, and a pause between them."""
+    gap = _gap(now, after)
     if not parts:
-        return Change(now.end_date + ONE_DAY, code, now.name, _stops(now.end_date)) if gap else None
+        return Change(now.end_date + ONE_DAY, code, now.name, _stops(now.end_date, until, stop)) if gap else None
     words = f"自 {after.start_date} 起 {'，'.join(parts)}"
     if gap:
-        return Change(now.end_date + ONE_DAY, code, now.name, f"用到 {now.end_date}；{words}")
+        return Change(now.end_date + ONE_DAY, code, now.name, f"{until} {now.end_date}；{words}")
     return Change(after.start_date, code, now.name, words)
-
-
-def _stops(end: dt.date) -> str:
-    return f"用到 {end}，{end + ONE_DAY} 起停用"
 
 
 def _rule_terms(rule: Rule) -> str:
@@ -104,11 +109,10 @@ def reward_changes(rewards: Versions[Reward], day: dt.date) -> tuple[Change, ...
 
 
 def _reward_change(code: str, now: Reward | None, after: Reward | None) -> Change | None:
-    gap = _gap(now, after)
     if after is None:
         if now is None or now.end_date is None:
             return None
-        return Change(now.end_date + ONE_DAY, code, now.name, _reward_stops(now.end_date))
+        return Change(now.end_date + ONE_DAY, code, now.name, _stops(now.end_date, "可兑换到", "停止兑换"))
     if now is None:
         return Change(after.start_date, code, after.name, f"自 {after.start_date} 起新增，需 {after.cost} 积分")
     parts = []
@@ -116,16 +120,7 @@ def _reward_change(code: str, now: Reward | None, after: Reward | None) -> Chang
         parts.append(f"改名为“{after.name}”")
     if after.cost != now.cost:
         parts.append(f"需 {after.cost} 积分")
-    if not parts:
-        return Change(now.end_date + ONE_DAY, code, now.name, _reward_stops(now.end_date)) if gap else None
-    words = f"自 {after.start_date} 起 {'，'.join(parts)}"
-    if gap:
-        return Change(now.end_date + ONE_DAY, code, now.name, f"可兑换到 {now.end_date}；{words}")
-    return Change(after.start_date, code, now.name, words)
-
-
-def _reward_stops(end: dt.date) -> str:
-    return f"可兑换到 {end}，{end + ONE_DAY} 起停止兑换"
+    return _next(code, now, after, parts, "可兑换到", "停止兑换")
 
 
 def _gap(now, after) -> bool:
