@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 from collections import defaultdict
@@ -22,7 +23,7 @@ from rich.table import Table as RichTable
 
 from kit import cli_zh
 from kit.cache import CACHE_DIR, build_digest, record_site, site_unchanged
-from kit.errors import KitError, ProjectError
+from kit.errors import KitError, ProjectError, ResidentNotFound
 from kit.limits import ReadLimits
 from kit.pipeline import Validated, open_source, validate
 from kit.problems import visible
@@ -30,7 +31,6 @@ from kit.project import Project, find_project, init_project
 from kit.sources.gsheet import SheetSpec
 from kit.tables import place
 
-TEXT_LIMIT_PER_SHEET = 200
 cli_zh.install()
 
 
@@ -46,6 +46,7 @@ def _steps(console: Console | None = None) -> Iterator[Callable[[str], None]]:
         task = bar.add_task("开始……", total=None)
         yield lambda step: bar.update(task, description=step + "……")
 INTERNAL_ERROR = 3
+PIPE_CLOSED = 141  # as a shell reports a command stopped by SIGPIPE
 
 
 DEMO_READ_ONLY = ("这是积分工具包自带的演示项目（kit.toml 里写着 demo = true），它的表格由 python -m kit.example 生成，"
@@ -90,6 +91,10 @@ class KitGroup(click.Group):
             ctx.exit(exc.exit_status)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # the reader stopped reading (| more, | head): nothing went wrong here
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            ctx.exit(PIPE_CLOSED)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for staff
             if os.environ.get("KIT_DEBUG"):
                 raise
@@ -200,13 +205,15 @@ def init_command(directory: Path, example: bool) -> None:
 @click.option("--annotate", "annotate_out", type=click.Path(dir_okay=False, path_type=Path), metavar="文件",
               help="另存一份标出问题的表格（原表格不会被修改）。")
 @click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
+@click.option("--all", "every_warning", is_flag=True, help="逐条列出每一个提醒（默认同一种提醒只列一行）。")
 def validate_command(workbook: str | None, output_format: str, annotate_out: Path | None,
-                     as_of: dt.date | None) -> None:
-    """检查积分表格，列出所有问题。退出码：0 没有错误，1 有错误，2 表格无法使用。
+                     as_of: dt.date | None, every_warning: bool) -> None:
+    """检查积分表格，先列出全部错误，再按种类汇总提醒。退出码：0 没有错误，1 有错误，2 表格无法使用。
 
     \b
     示例：
       kit validate
+      kit validate --all
       kit validate sheets/ledger.xlsx --annotate private/检查结果.xlsx
     """
     target = _target(workbook)
@@ -219,13 +226,15 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
     if output_format == "json":
         click.echo(json.dumps(problem_rows(result), ensure_ascii=False, indent=2))
     else:
-        _print_text(result, _name(target))
+        _print_text(result, _name(target), every_warning=every_warning)
         _remind_site_url(result)
     if annotate_out is not None:
         from kit.annotate import annotate
 
         marked = annotate(target if isinstance(target, Path) else None, source, result, annotate_out)
-        click.echo(f"已另存批注副本：{annotate_out}（标出 {marked} 个单元格；原表格未改动）。", err=True)
+        original = target if isinstance(target, Path) else "Google 表格"
+        click.echo(f"已另存批注副本：{annotate_out}（标出 {marked} 个单元格）。副本只用来查看，"
+                   f"请在原表格 {original} 里改正，再运行 kit validate。", err=True)
     sys.exit(1 if result.errors else 0)
 
 
@@ -234,17 +243,21 @@ def validate_command(workbook: str | None, output_format: str, annotate_out: Pat
 @click.option("--as-of", "as_of", type=DateType(), default=None, help="统计日，默认今天。")
 @click.option("--format", "output_format", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="输出格式。csv 可以直接用 Excel 打开。")
-@click.option("--resident", "resident_id", metavar="居民编号或姓名", help="只看这位居民的积分明细（柜台答疑用）。")
+@click.option("--resident", "resident_id", metavar="编号、姓名或手机尾号",
+              help="只看这位居民的积分明细（柜台答疑用）：居民编号（大小写、全角半角都可以）、姓名或手机后 4 位。")
+@click.option("--keys", "english_keys", is_flag=True, help="csv 的表头用英文键名（给其他程序读），默认是中文列名。")
 def balances_command(workbook: str | None, as_of: dt.date | None, output_format: str,
-                     resident_id: str | None) -> None:
+                     resident_id: str | None, english_keys: bool) -> None:
     """每位居民的积分余额（仅供工作人员使用，含姓名）。
 
     \b
     示例：
       kit balances --resident R0001
+      kit balances --resident 张秀英
+      kit balances --resident 1234
       kit balances --format csv > private/余额.csv
     """
-    from kit.counter import BALANCE_KEYS, balance_rows, statement
+    from kit.counter import BALANCE_KEYS, BALANCE_TITLES, balance_rows, find_residents, statement
 
     target = _target(workbook)
     with _steps() as progress:
@@ -252,10 +265,14 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
     if result.errors:
         click.echo(f"提醒：表格有 {len(result.errors)} 个错误，有错误的行没有计入。运行 kit validate 查看。", err=True)
     if resident_id is not None:
-        found = statement(result.book, result.ledger, resident_id.strip())
-        if found is None:
-            raise KitError(f"“居民”表中没有编号为“{resident_id}”的居民（或那一行有错误）。")
-        _print_statement(found, output_format)
+        found = find_residents(result.book, resident_id)
+        if len(found.residents) == 1:
+            _print_statement(statement(result.book, result.ledger, found.residents[0].resident_id),
+                             output_format, english_keys)
+        elif found.residents:
+            _print_choices(found, resident_id, output_format, english_keys)
+        else:
+            raise ResidentNotFound(_nobody(resident_id, found))
         return
     rows = balance_rows(result.book, result.ledger)
     if output_format == "json":
@@ -263,10 +280,11 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
     elif output_format == "csv":
         from kit.exports import csv_text
 
-        click.echo(csv_text(BALANCE_KEYS, [dataclasses.astuple(r) for r in rows]), nl=False)
+        header = BALANCE_KEYS if english_keys else BALANCE_TITLES
+        click.echo(csv_text(header, [dataclasses.astuple(r) for r in rows]), nl=False)
     else:
         table = RichTable(title=f"积分余额（统计日 {result.ledger.as_of}）", title_justify="left")
-        for title in ("居民编号", "姓名", "网格", "获得", "已兑换", "已衰减", "余额", "30天内将衰减"):
+        for title in BALANCE_TITLES:
             table.add_column(title, justify="right" if title not in ("居民编号", "姓名", "网格") else "left")
         for r in rows:
             table.add_row(visible(r.resident_id), visible(r.name), visible(r.grid_id),
@@ -274,7 +292,46 @@ def balances_command(workbook: str | None, as_of: dt.date | None, output_format:
         Console(highlight=False).print(table)
 
 
-def _print_statement(found, output_format: str) -> None:
+_CHOICE_KEYS = ("resident_id", "name", "grid_id", "birth_year", "status")
+_CHOICE_TITLES = ("居民编号", "姓名", "网格", "出生年份", "状态")
+
+
+def _print_choices(found, asked: str, output_format: str, english_keys: bool) -> None:
+    """Several residents answer to what was asked: staff pick one by id."""
+    from kit.schema import RESIDENT_STATUS, choice_label
+
+    rows = [(r.resident_id, r.name, r.grid_id, r.birth_year or "", choice_label(RESIDENT_STATUS, r.status))
+            for r in found.residents]
+    if output_format == "json":
+        click.echo(json.dumps([dict(zip(_CHOICE_KEYS, row)) for row in rows], ensure_ascii=False, indent=2))
+        return
+    if output_format == "csv":
+        from kit.exports import csv_text
+
+        click.echo(csv_text(_CHOICE_KEYS if english_keys else _CHOICE_TITLES, rows), nl=False)
+        return
+    click.echo(f"{found.by}是“{visible(asked.strip())}”的居民有 {len(rows)} 位，请核对后用居民编号再查：")
+    table = RichTable()
+    for title in _CHOICE_TITLES:
+        table.add_column(title)
+    for row in rows:
+        table.add_row(*(visible(str(v)) for v in row))
+    Console(highlight=False).print(table)
+    click.echo(f"例如：kit balances --resident {rows[0][0]}")
+
+
+def _nobody(asked: str, found) -> str:
+    from kit.suggest import did_you_mean
+
+    hint = did_you_mean([r.resident_id for r in found.near], lambda i: next(r.name for r in found.near
+                                                                              if r.resident_id == i))
+    return (f"“居民”表中没有“{asked.strip()}”：按居民编号、姓名和手机后 4 位都没有找到"
+            f"{'，' + hint if hint else '。'}如果这位居民的那一行有错误，先运行 kit validate 改正。")
+
+
+def _print_statement(found, output_format: str, english_keys: bool = False) -> None:
+    from kit.counter import KIND_WORDS, STATEMENT_KEYS, STATEMENT_TITLES
+
     if output_format == "json":
         data = dataclasses.asdict(found)
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
@@ -282,8 +339,9 @@ def _print_statement(found, output_format: str) -> None:
     if output_format == "csv":
         from kit.exports import csv_text
 
-        click.echo(csv_text(("date", "kind", "text", "change", "balance", "source"),
-                            [(l.date, l.kind, l.text, l.change, l.balance, l.source) for l in found.lines]),
+        kind = (lambda k: k) if english_keys else KIND_WORDS.get
+        click.echo(csv_text(STATEMENT_KEYS if english_keys else STATEMENT_TITLES,
+                            [(l.date, kind(l.kind), l.text, l.change, l.balance, l.source) for l in found.lines]),
                    nl=False)
         return
     console = Console(highlight=False)
@@ -726,36 +784,17 @@ def problem_rows(result: Validated) -> list[dict[str, object]]:
     return rows
 
 
-def _print_text(result: Validated, name: str, errors_only: bool = False) -> None:
-    console = Console(highlight=False, soft_wrap=False, stderr=errors_only)
-    errors, warnings = len(result.errors), len(result.warnings)
-    if not result.problems:
-        console.print(f"[green]✓ {name}：没有发现问题。[/green]")
-        return
-    by_sheet: dict[str, list] = defaultdict(list)
-    for found in result.errors if errors_only else result.problems:
-        by_sheet[place(result.tables, found).sheet].append(found)
-    for sheet, found_here in by_sheet.items():
-        table = RichTable(title=f"工作表“{sheet}”（{len(found_here)} 个问题）", title_justify="left",
-                          show_lines=False, expand=False)
-        for title in ("位置", "列", "级别", "代码", "说明"):
-            table.add_column(title, overflow="fold")
-        for found in found_here[:TEXT_LIMIT_PER_SHEET]:
-            spot = place(result.tables, found)
-            where = spot.cell or (f"第 {found.row} 行" if found.row else "")
-            level = "[red]错误[/red]" if found.is_error else "[yellow]提醒[/yellow]"
-            table.add_row(visible(where), visible(spot.column or ""), level, found.code, found.message)
-        console.print(table)
-        hidden = len(found_here) - TEXT_LIMIT_PER_SHEET
-        if hidden > 0:
-            console.print(f"……还有 {hidden} 个问题未显示。用 --format json 或 --annotate 查看全部。")
-    if errors_only:
-        return
-    summary = f"{name}：{errors} 个错误，{warnings} 个提醒。"
-    if errors:
-        console.print(f"[red]✗ {summary}[/red]有错误的行不计入任何统计；改正后再运行一次。")
-    else:
-        console.print(f"[yellow]! {summary}[/yellow]提醒不影响发布，但请核对。")
+def _print_text(result: Validated, name: str, errors_only: bool = False, every_warning: bool = False) -> None:
+    from kit.problem_text import Located, report
+
+    found = [Located(p, place(result.tables, p)) for p in result.problems]
+    width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 160))
+    for line in report(found, name, width, every_warning=every_warning, errors_only=errors_only):
+        colour = _STYLES.get(line.style)
+        click.echo(click.style(line.text, fg=colour) if colour else line.text, err=errors_only)
+
+
+_STYLES = {"error": "red", "warning": "yellow", "ok": "green"}
 
 
 # What a GBK console (Chinese Windows, output redirected) cannot print, in characters it can.

@@ -9,12 +9,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 from kit.ledger import Event, Ledger, bonus_matches
-from kit.model import Book, Entry
+from kit.model import Book, Entry, Resident
+from kit.suggest import Suggester, folded
 from kit.wording import activity, plain_number
 from kit.schema import ENTRY_STATUS, choice_label
 from kit.versions import Versions, period_words
 
 BALANCE_KEYS = ("resident_id", "name", "grid_id", "earned", "redeemed", "decayed", "balance", "expiring_30d")
+BALANCE_TITLES = ("居民编号", "姓名", "网格", "获得", "已兑换", "已衰减", "余额", "30天内将衰减")
+STATEMENT_KEYS = ("date", "kind", "text", "change", "balance", "source")
+STATEMENT_TITLES = ("日期", "类型", "事项", "变化", "余额", "来源")
+KIND_WORDS = {"earned": "获得", "capped": "超出上限不计", "corrected": "申诉更正", "decayed": "衰减", "redeemed": "兑换"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,40 @@ def balance_rows(book: Book, ledger: Ledger) -> list[BalanceRow]:
 
 
 SHEET_NAMES = {"entries": "积分记录", "appeals": "申诉", "redemptions": "兑换记录"}
+
+
+@dataclass(frozen=True)
+class Found:
+    """Who a question at the counter may be about: one resident, several to pick from, or none
+    with the ids that look like what was asked."""
+    residents: tuple[Resident, ...]
+    by: str  # 编号, 姓名 or 手机尾号
+    near: tuple[Resident, ...] = ()
+
+
+def find_residents(book: Book, asked: str) -> Found:
+    """A resident as staff ask for one: the id in any case or width (r0002, Ｒ０００２), the
+    name (all of that name), or the last 4 digits of the phone."""
+    wanted = folded(asked)
+    if not wanted:
+        return Found((), "编号")
+    by_id = tuple(r for r in book.residents if folded(r.resident_id) == wanted)
+    if by_id:
+        return Found(by_id, "编号")
+    name = "".join(wanted.split())
+    by_name = tuple(r for r in book.residents if "".join(folded(r.name).split()) == name)
+    if by_name:
+        return Found(by_name, "姓名")
+    if len(wanted) == 4 and wanted.isdigit():
+        by_phone = tuple(r for r in book.residents if r.phone and _digits(r.phone).endswith(wanted))
+        if by_phone:
+            return Found(by_phone, "手机尾号")
+    ids = {r.resident_id: r for r in book.residents}
+    return Found((), "编号", tuple(ids[i] for i in Suggester(ids).near(asked)))
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in folded(phone) if ch.isdigit())
 
 
 def statement(book: Book, ledger: Ledger, resident_id: str) -> Statement | None:

@@ -18,6 +18,10 @@ class WorkbookNotFound(KitError):
     code = "file-not-found"
 
 
+class ResidentNotFound(KitError):
+    code = "resident-not-found"
+
+
 class UnreadableWorkbook(KitError):
     code = "unreadable-workbook"
 

@@ -7,7 +7,7 @@ from every total. Warnings keep the row (the bad cell reads as empty).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from operator import itemgetter
 
@@ -103,6 +103,7 @@ def _records(table: Table, record_type: type, problems: list[Problem], dropped: 
                     bad.add(k)
     found.sort(key=lambda f: (f[0], f[1]))
     problems.extend(issue for _, _, issue in found)
+    problems.extend(_blank_notes(table, raw_columns, skip))
     numbers = range(start + 1, start + 1 + len(rows))
     if not skip and not bad:
         return list(map(record_type, numbers, *columns))
@@ -115,6 +116,21 @@ def _records(table: Table, record_type: type, problems: list[Problem], dropped: 
     keep = [k for k in range(len(rows)) if k not in left_out]
     return list(map(record_type, map(numbers.__getitem__, keep),
                     *(list(map(values.__getitem__, keep)) for values in columns)))
+
+
+def _blank_notes(table: Table, raw_columns: dict[int, Sequence[object]], skip: set[int]) -> Iterator[Problem]:
+    """One warning per column that says how many of its cells were left empty: a pending
+    entry is ordinary, so a row-by-row warning would bury the errors."""
+    start, count = table.layout.header_row, len(table.rows) - table.layout.header_row
+    for col in table.sheet.columns:
+        if col.blank is None:
+            continue
+        index = table.layout.columns.get(col.key)
+        cells = raw_columns[index] if index is not None else [None] * count
+        empty = [k for k, raw in enumerate(cells) if k not in skip and is_empty(raw)]
+        if empty:
+            rows = "第 " + "、".join(str(start + k + 1) for k in empty[:3]) + " 行"
+            yield problem(col.blank, table.sheet.key, None, col.key, count=len(empty), rows=rows)
 
 
 def _columns(rows: list[list[object]], located: list[int]) -> dict[int, Sequence[object]]:

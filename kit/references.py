@@ -18,6 +18,7 @@ from kit.model import Book, Entry
 from kit.problems import Problem, problem
 from kit.review import review_faults
 from kit.schema import SHEETS_BY_KEY
+from kit.suggest import Suggester, did_you_mean
 from kit.versions import Versions, period_words
 
 Invalid = dict[str, dict[str, int]]  # sheet key → {id: row} of rows left out for errors
@@ -66,9 +67,10 @@ def check_references(book: Book, invalid: Invalid) -> tuple[Book, list[Problem]]
             target = index[ref.target]
             missing = {v for v in set(values) if v is not None and v not in target}
             if missing:
+                hints = _hints(target, missing)
                 for k, value in enumerate(values):
                     if value in missing:
-                        found.setdefault(k, []).extend(_follow(records[k], sheet, ref, index, invalid))
+                        found.setdefault(k, []).extend(_follow(records[k], sheet, ref, index, invalid, hints))
         failed = {k for k, listed in found.items() if any(p.is_error for p in listed)}
         extra = EXTRA.get(sheet)
         if extra:
@@ -95,7 +97,23 @@ def _index(book: Book, sheet: str) -> dict[str, object]:
     return dict(zip(reversed(ids), reversed(records)))
 
 
-def _follow(record, sheet: str, ref: Ref, index: dict, invalid: Invalid) -> Iterator[Problem]:
+def _label(record) -> str:
+    """What staff recognise a row by, beside its code."""
+    for attribute in ("name", "grid_name"):
+        if getattr(record, attribute, None):
+            return getattr(record, attribute)
+    if hasattr(record, "resident_id") and hasattr(record, "date"):  # an entry
+        return f"{record.resident_id} {record.date}"
+    return ""
+
+
+def _hints(target: dict[str, object], missing: set) -> dict[object, str]:
+    """A suggestion for each distinct id that is nowhere, worked out once however many rows use it."""
+    near = Suggester(target)
+    return {value: did_you_mean(near.near(str(value)), lambda code: _label(target[code])) for value in missing}
+
+
+def _follow(record, sheet: str, ref: Ref, index: dict, invalid: Invalid, hints: dict) -> Iterator[Problem]:
     value = getattr(record, ref.column)
     if value is None or value in index[ref.target]:
         return
@@ -104,14 +122,16 @@ def _follow(record, sheet: str, ref: Ref, index: dict, invalid: Invalid) -> Iter
         yield problem("invalid-reference", sheet, record.row, ref.column, value=value,
                       target=SHEETS_BY_KEY[ref.target].zh, target_row=bad_row)
     else:
-        yield problem(ref.code, sheet, record.row, ref.column, value=value)
+        yield problem(ref.code, sheet, record.row, ref.column, hint=hints.get(value, ""), value=value)
 
 
 def _bonuses(bonuses, index: dict, failed: set[int], book: Book, invalid: Invalid):
-    categories = {rule.category for rule in book.rules}
+    categories = dict.fromkeys(rule.category for rule in book.rules)
+    near = Suggester(categories)
     for k, bonus in enumerate(bonuses):
         if k not in failed and bonus.category is not None and bonus.category not in categories:
-            yield k, [problem("unknown-category", "bonuses", bonus.row, "category", value=bonus.category)]
+            yield k, [problem("unknown-category", "bonuses", bonus.row, "category",
+                              hint=did_you_mean(near.near(bonus.category)), value=bonus.category)]
 
 
 _ENTRY_KEY = attrgetter("rule_code", "status", "recorder", "reviewer1", "reviewer2")
@@ -154,8 +174,11 @@ def _entry_faults(entry: Entry, rules: Versions, index: dict, dropped: dict[str,
     if not rule.active and entry.status != "rejected":
         faults.append(("inactive-rule", "rule_code", {"value": entry.rule_code}))
     if entry.status == "approved":
-        faults.extend((code, column, {"value": value})
-                      for code, column, value in review_faults(entry, rule.double_review, index["staff"]))
+        for code, column, value in review_faults(entry, rule.double_review, index["staff"]):
+            params = {"value": value}
+            if code == "unknown-staff":
+                params["hint"] = _hints(index["staff"], {value})[value]
+            faults.append((code, column, params))
     return faults
 
 

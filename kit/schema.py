@@ -45,6 +45,7 @@ class Column:
     choices: tuple[Choice, ...] = ()
     ref: tuple[str, str] | None = None  # (sheet key, column key) offered as a dropdown
     default: object = None  # the value of an empty cell
+    blank: str | None = None  # warning code that counts the empty cells once for the sheet
     width: int = 12
     help: str = ""
 
@@ -204,8 +205,8 @@ SHEETS: tuple[Sheet, ...] = (
                help="第一位审核人的工号，不能是登记人本人。"),
         Column("reviewer2", "审核人2", Kind.ID, ref=("staff", "staff_id"), width=10,
                help="需要双人审核的规则填第二位审核人，不能与登记人、审核人1相同。"),
-        Column("status", "状态", Kind.CHOICE, choices=ENTRY_STATUS, default="pending", width=8,
-               help="通过、待审核 或 驳回；留空视为待审核。只有“通过”的记录计分。"),
+        Column("status", "状态", Kind.CHOICE, choices=ENTRY_STATUS, default="pending", blank="blank-entry-status",
+               width=8, help="通过、待审核 或 驳回；留空视为待审核。只有“通过”的记录计分。"),
     ), required=True, help="每一次得分的记录，一行一条。", id_column="entry_id"),
     Sheet("rewards", "奖品", (
         Column("code", "编码", Kind.ID, required=True, mandatory=True, width=10,

@@ -94,7 +94,7 @@ def test_problem_cells_are_filled_and_commented(tmp_path, base):
         assert fill.endswith(colour), (cell, fill)
         assert code in comment
         assert by_code[code]["message"] in comment
-    assert "居民编号“R9”不在“居民”表中" in marked[("积分记录", "D2")][1]
+    assert "“居民”表中没有编号“R9”的居民" in marked[("积分记录", "D2")][1]
     assert "“两”不是数字" in marked[("积分记录", "F3")][1]
     assert "错误" in marked[("积分记录", "D2")][1]
     assert "提醒" in marked[("居民", "E2")][1]

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from kit.cli import cli
-from kit.counter import BALANCE_KEYS
+from kit.counter import BALANCE_KEYS, BALANCE_TITLES
 
 from tests.conftest import write_xlsx
 
@@ -57,7 +57,7 @@ def test_csv_is_safe_to_open_in_excel(workbook):
     assert result.exit_code == 0
     assert result.stdout.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(result.stdout.lstrip("\ufeff"))))
-    assert tuple(rows[0]) == BALANCE_KEYS
+    assert tuple(rows[0]) == BALANCE_TITLES
     assert rows[3][:2] == ["R3", "'@SUM(1+1)"]
     for row in rows:
         for value in row:

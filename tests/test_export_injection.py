@@ -34,7 +34,7 @@ import python_calamine
 from click.testing import CliRunner
 
 from kit.cli import cli
-from kit.counter import BALANCE_KEYS
+from kit.counter import BALANCE_TITLES, STATEMENT_TITLES
 from kit.pipeline import validate
 from kit.sources import gsheet
 from kit.sources.gsheet import GSheetSource, SheetSpec
@@ -259,7 +259,7 @@ def test_balances_csv_writes_payloads_as_inert_text(hostile_xlsx):
     assert result.exit_code == 0, result.output
     assert "4 个错误" in result.stderr  # the bad entry rows: quantity; resident; time and status
     rows = parse_csv(result.stdout)
-    assert tuple(rows[0]) == BALANCE_KEYS
+    assert tuple(rows[0]) == BALANCE_TITLES
     assert_no_formula_fields(rows)
     expected = sorted(
         [shown(ident(i, "R")), shown(p(i)), shown(ident(i, "G")), "30", "5", "0", "25", "0"] for i in range(N))
@@ -273,7 +273,7 @@ def test_statement_csv_writes_payloads_as_inert_text(hostile_xlsx):
         result = run("balances", hostile_xlsx, *AS_OF_ARG, "--format", "csv", f"--resident={resident}")
         assert result.exit_code == 0, (resident, result.output)
         rows = parse_csv(result.stdout)
-        assert rows[0] == ["date", "kind", "text", "change", "balance", "source"]
+        assert tuple(rows[0]) == STATEMENT_TITLES
         assert_no_formula_fields(rows)
         earned = f"{trimmed(p(i))} 2 {trimmed(p(i + 2))}"
         base = 20
@@ -281,11 +281,11 @@ def test_statement_csv_writes_payloads_as_inert_text(hostile_xlsx):
             earned += f"（{trimmed(p(5))} ×2）"
             base = 40
         assert rows[1:] == [
-            ["2026-03-05", "earned", shown(earned), str(base), str(base), f"积分记录 第 {i + 2} 行"],
-            ["2026-03-05", "corrected",
+            ["2026-03-05", "获得", shown(earned), str(base), str(base), f"积分记录 第 {i + 2} 行"],
+            ["2026-03-05", "申诉更正",
              f"申诉 {trimmed(ident(i, 'A'))} 更正：记录 {trimmed(ident(i, 'E'))} 改为 30 分",
              str(30 - base), "30", f"申诉 第 {i + 2} 行"],
-            ["2026-04-01", "redeemed", f"兑换 {trimmed(p(i))}", "-5", "25", f"兑换记录 第 {i + 2} 行"],
+            ["2026-04-01", "兑换", f"兑换 {trimmed(p(i))}", "-5", "25", f"兑换记录 第 {i + 2} 行"],
         ], resident
         assert rows[1][2].startswith("'")
 

@@ -592,8 +592,7 @@ def check_cli(sheets: dict[str, list[list[object]]]) -> None:
         assert "Traceback" not in ran.stderr, ran.stderr
         assert ran.returncode == 0, (ran.returncode, ran.stderr)
         rows = list(csv.reader(io.StringIO(ran.stdout.removeprefix("\ufeff"))))
-        assert rows[0] == ["resident_id", "name", "grid_id", "earned", "redeemed", "decayed", "balance",
-                           "expiring_30d"]
+        assert rows[0] == ["居民编号", "姓名", "网格", "获得", "已兑换", "已衰减", "余额", "30天内将衰减"]
         for row in rows[1:]:
             assert len(row) == 8 and all(NUMBER.fullmatch(v) for v in row[3:]), row
             assert int(row[3]) - int(row[4]) - int(row[5]) == int(row[6]) >= 0, row

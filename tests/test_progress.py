@@ -31,7 +31,7 @@ def test_no_bar_in_output_that_goes_to_a_file(tmp_path):
     result = run_kit(root, "balances", "--as-of", "2026-06-30", "--format", "csv")
     assert result.exit_code == 0, result.output
     assert "逐行核对" not in result.output and "读取工作表" not in result.output
-    assert result.output.lstrip("\ufeff").startswith("resident_id,name")
+    assert result.output.lstrip("\ufeff").startswith("居民编号,姓名")
 
 
 def test_build_steps_name_their_counts(tmp_path):

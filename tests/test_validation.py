@@ -154,6 +154,8 @@ CASES = [
                  id="invalid-reference"),
     pytest.param(cell(RULES, 2, "启用", "否"),
                  [("inactive-rule", 2, "rule_code")], id="inactive-rule"),
+    pytest.param([cell(ENTRIES, 2, "状态", None), cell(ENTRIES, 2, "审核人1", None)],
+                 [("blank-entry-status", None, "status")], id="blank-entry-status"),
     # review (separation of duties)
     pytest.param(cell(ENTRIES, 2, "审核人1", None),
                  [("review-missing", 2, "reviewer1")], id="review-missing"),
@@ -386,7 +388,7 @@ def test_empty_cells_take_their_defaults(check, base):
              cell(RULES, 2, "单位", None), cell(RULES, 2, "每日上限", None),
              cell(RESIDENTS, 2, "状态", None), cell(RESIDENTS, 2, "同意公开姓名", None)]
     result = check(apply(base, edits))
-    assert where(result) == []
+    assert where(result) == [("blank-entry-status", None, "status")]  # said once for the sheet
     e1 = result.book.entries[0]
     assert (e1.quantity, e1.status) == (Decimal(1), "pending")
     xl = result.book.rules[0]
@@ -651,7 +653,7 @@ def test_unreviewed_entries_that_are_not_approved_are_fine(check, base, status):
     edits = [cell(ENTRIES, row, header, None) for row in (2, 3) for header in ("审核人1", "审核人2")]
     edits += [cell(ENTRIES, 2, "状态", status), cell(ENTRIES, 3, "状态", status)]
     result = check(apply(base, edits))
-    assert where(result) == []
+    assert where(result) == ([("blank-entry-status", None, "status")] if status is None else [])
     assert [e.entry_id for e in result.book.entries] == ["E1", "E2"]
 
 
